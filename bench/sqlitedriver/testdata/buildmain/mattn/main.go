@@ -1,0 +1,27 @@
+// Command mattn is the tiny program whose build time buildtime.sh measures:
+// it opens an in-memory database with one driver and runs a query.
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+
+	_ "github.com/mattn/go-sqlite3"
+)
+
+// build is set with -ldflags=-X=main.build=N to force a relink.
+var build string
+
+func main() {
+	db, err := sql.Open("sqlite3", ":memory:")
+	if err == nil {
+		var v string
+		if err = db.QueryRow("SELECT sqlite_version()").Scan(&v); err == nil {
+			fmt.Println("mattn: SQLite", v)
+			return
+		}
+	}
+	fmt.Fprintln(os.Stderr, "mattn:", err)
+	os.Exit(1)
+}

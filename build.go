@@ -1,0 +1,565 @@
+package defacto
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/defacto-dev/defacto/internal/store"
+	"github.com/defacto-dev/defacto/internal/value"
+)
+
+// BuildOptions forces build modes.
+type BuildOptions struct {
+	// Full rebuilds every entity from the ledger.
+	Full bool
+	// FromRaw re-normalizes every ledger row from its raw record first.
+	FromRaw bool
+}
+
+// detection is the outcome of build-mode detection (builds.md §2).
+type detection struct {
+	mode    string
+	reasons []string
+	pending int64
+}
+
+func modeRank(m string) int {
+	switch m {
+	case ModeSkip:
+		return 0
+	case ModeIncremental:
+		return 1
+	case ModeFull:
+		return 2
+	case ModeFullWithIdentityReset:
+		return 3
+	default:
+		return 4
+	}
+}
+
+// detect evaluates every condition of builds.md §2 in order.
+func (e *Engine) detect(ctx context.Context, tx store.Tx, opts BuildOptions) (*detection, error) {
+	d := &detection{}
+	hold := func(mode, reason string) {
+		if d.mode == "" {
+			d.mode = mode
+		}
+		d.reasons = append(d.reasons, reason)
+	}
+	if opts.FromRaw {
+		hold(ModeFullRenormalize, "forced re-normalization")
+	}
+	var rec map[string]string
+	if s, ok, err := tx.Meta(ctx, metaNormalizationRec); err != nil {
+		return nil, err
+	} else if ok && s != "" {
+		if err := json.Unmarshal([]byte(s), &rec); err != nil {
+			return nil, fmt.Errorf("meta %s: %w", metaNormalizationRec, err)
+		}
+	}
+	sources, err := tx.LedgerSources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(sources)
+	for _, s := range sources {
+		if s == reservedSource {
+			continue
+		}
+		h, ok := e.defs.SourceHashes[s]
+		switch {
+		case !ok:
+			hold(ModeFullRenormalize, fmt.Sprintf("source '%s' removed", s))
+		case rec[s] != h:
+			hold(ModeFullRenormalize, fmt.Sprintf("source '%s' changed", s))
+		}
+	}
+	idRec, _, err := tx.Meta(ctx, metaIdentityRecord)
+	if err != nil {
+		return nil, err
+	}
+	if idRec != e.defs.IdentityHash {
+		hold(ModeFullWithIdentityReset, "identity configuration changed")
+	}
+	bs, err := tx.BuildState(ctx, e.version, 0)
+	if err != nil {
+		return nil, err
+	}
+	ie, ne, err := epochs(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Full {
+		hold(ModeFull, "forced full build")
+	}
+	never := bs == nil || !bs.Built
+	if never {
+		hold(ModeFull, "never built")
+	} else {
+		if bs.Dirty {
+			hold(ModeFull, "interrupted build")
+		}
+		if bs.EntitiesHash != e.defs.EntitiesHash {
+			hold(ModeFull, "entity definitions changed")
+		}
+		if bs.IdentityEpoch != ie {
+			hold(ModeFull, "identity reset by another build")
+		}
+		if bs.NormalizationEpoch != ne {
+			hold(ModeFull, "ledger re-normalized by another build")
+		}
+	}
+	cursor := int64(0)
+	if bs != nil {
+		cursor = bs.Cursor
+	}
+	idc, err := metaInt(ctx, tx, metaIdentityCursor)
+	if err != nil {
+		return nil, err
+	}
+	unresolved, resolved, err := tx.PendingCounts(ctx, cursor, idc)
+	if err != nil {
+		return nil, err
+	}
+	d.pending = unresolved + resolved
+	if d.pending > 0 {
+		hold(ModeIncremental, fmt.Sprintf("%d events pending", d.pending))
+	}
+	if d.mode == "" {
+		hold(ModeSkip, "nothing to do")
+	}
+	return d, nil
+}
+
+// reservedSource is the source of merge directives.
+const reservedSource = "_defacto"
+
+// Build brings the active version's store up to date with the ledger,
+// choosing the cheapest correct mode unless opts force one.
+func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
+	unlock, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return e.build(ctx, opts, nil)
+}
+
+// autoBuild runs the build a processing call needs first (builds.md §5):
+// nil when detection finds at most incremental work.
+func (e *Engine) autoBuild(ctx context.Context) (*BuildResult, error) {
+	var d *detection
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		d, err = e.detect(ctx, tx, BuildOptions{})
+		return err
+	})
+	if err != nil {
+		return nil, storageErr("detect build mode", err)
+	}
+	if modeRank(d.mode) <= modeRank(ModeIncremental) {
+		return nil, nil
+	}
+	if e.cfg.ManualBuild {
+		return nil, errorf(ErrBuildRequired, "build required: mode %s (%s); run Build", d.mode, joinReasons(d.reasons))
+	}
+	return e.build(ctx, BuildOptions{}, d)
+}
+
+func joinReasons(r []string) string {
+	s := ""
+	for i, x := range r {
+		if i > 0 {
+			s += "; "
+		}
+		s += x
+	}
+	return s
+}
+
+func (e *Engine) build(ctx context.Context, opts BuildOptions, d *detection) (*BuildResult, error) {
+	start := time.Now()
+	if d == nil {
+		err := e.st.Read(ctx, func(tx store.Tx) error {
+			var err error
+			d, err = e.detect(ctx, tx, opts)
+			return err
+		})
+		if err != nil {
+			return nil, storageErr("detect build mode", err)
+		}
+	}
+	res := &BuildResult{Mode: d.mode, Reasons: d.reasons, Failures: []EventFailure{}}
+	stats := newRunStats()
+	e.mergesSkipped = 0
+	var err error
+	switch d.mode {
+	case ModeSkip:
+		res.Duration = time.Since(start).Seconds()
+		return res, nil
+	case ModeIncremental:
+		err = e.incrementalBuild(ctx, stats, &res.Timing)
+	default:
+		err = e.fullBuild(ctx, d.mode, stats, res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	tick, err := e.tick(ctx, e.now(), nil)
+	if err != nil {
+		return nil, err
+	}
+	res.Tick = tick
+	res.Timing.Tick = time.Since(t0).Seconds()
+	if err := e.finishBuild(ctx, d.mode); err != nil {
+		return nil, err
+	}
+	res.EventsProcessed = len(stats.processed)
+	res.EntitiesCreated = len(stats.created)
+	res.EntitiesUpdated = stats.updatedOnly()
+	res.EntitiesRecomputed = len(stats.recomputed)
+	res.MergesDetected = len(stats.merges)
+	res.MergesSkipped = e.mergesSkipped
+	res.LateArrivals = stats.late
+	res.RowsWritten = stats.rowsWritten + tick.RowsWritten
+	res.RowsSuperseded = stats.superseded
+	for _, f := range stats.failures {
+		f.Index = -1
+		res.Failures = append(res.Failures, f)
+	}
+	sortFailures(res.Failures)
+	res.EventsFailed = len(res.Failures)
+	res.Duration = time.Since(start).Seconds()
+	res.Timing.Total = res.Duration
+	e.deadLetters(res.Failures)
+	e.log.Info("build", "mode", res.Mode, "processed", res.EventsProcessed, "failed", res.EventsFailed)
+	return res, nil
+}
+
+// incrementalBuild catches up identity, then interprets the pending range,
+// 1000 events per transaction.
+func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *BuildTiming) error {
+	for {
+		var done bool
+		t0 := time.Now()
+		err := e.write(ctx, "build", func(tx store.Tx) error {
+			idc, err := metaInt(ctx, tx, metaIdentityCursor)
+			if err != nil {
+				return err
+			}
+			head, err := tx.LedgerHead(ctx)
+			if err != nil {
+				return err
+			}
+			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+1000))
+			if err != nil {
+				return err
+			}
+			stats.pending.addMerges(merges)
+			t1 := time.Now()
+			timing.Identity += t1.Sub(t0).Seconds()
+			if err := e.interpretStage(ctx, tx, nil, nil, stats.pending); err != nil {
+				return err
+			}
+			timing.Interpret += time.Since(t1).Seconds()
+			idc, err = metaInt(ctx, tx, metaIdentityCursor)
+			done = idc >= head
+			return err
+		})
+		if err != nil {
+			stats.discardPending()
+			return err
+		}
+		stats.commitPending()
+		if done {
+			return nil
+		}
+	}
+}
+
+// identityStageUpTo resolves unresolved events with sequence <= upto.
+func (e *Engine) identityStageUpTo(ctx context.Context, tx store.Tx, upto int64) ([]store.MergeRecord, error) {
+	cursor, err := metaInt(ctx, tx, metaIdentityCursor)
+	if err != nil {
+		return nil, err
+	}
+	if upto <= cursor {
+		return nil, nil
+	}
+	rows, err := tx.EventsAfter(ctx, cursor, int(upto-cursor))
+	if err != nil {
+		return nil, err
+	}
+	var batch []resolvable
+	for i := range rows {
+		if rows[i].Seq > upto {
+			break
+		}
+		keys, err := e.keysOf(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		batch = append(batch, resolvable{seq: rows[i].Seq, time: rows[i].Time, keys: keys, row: &rows[i], index: -1})
+	}
+	var merges []store.MergeRecord
+	if len(batch) > 0 {
+		if merges, err = e.resolveBatch(ctx, tx, batch); err != nil {
+			return nil, err
+		}
+	}
+	// Dead rows (duplicates, failed re-normalization) below upto are
+	// resolved by definition: the cursor passes them.
+	return merges, tx.SetMeta(ctx, metaIdentityCursor, strconv.FormatInt(upto, 10))
+}
+
+// fullBuild recomputes every entity of the active version (builds.md §3).
+func (e *Engine) fullBuild(ctx context.Context, mode string, stats *runStats, res *BuildResult) error {
+	// Mark dirty first, in its own transaction, so a crash is detected.
+	if err := e.write(ctx, "build: mark dirty", func(tx store.Tx) error {
+		bs, err := e.buildState(ctx, tx)
+		if err != nil {
+			return err
+		}
+		bs.Dirty = true
+		return tx.PutBuildState(ctx, bs)
+	}); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	switch mode {
+	case ModeFullRenormalize:
+		if err := e.renormalize(ctx, res, stats); err != nil {
+			return err
+		}
+	case ModeFullWithIdentityReset:
+		if err := e.identityReset(ctx, false); err != nil {
+			return err
+		}
+		res.IdentityReset = true
+	}
+	res.Timing.Renormalize = time.Since(t0).Seconds()
+	// Catch up identity.
+	t1 := time.Now()
+	for {
+		var done bool
+		err := e.write(ctx, "build: identity", func(tx store.Tx) error {
+			idc, err := metaInt(ctx, tx, metaIdentityCursor)
+			if err != nil {
+				return err
+			}
+			head, err := tx.LedgerHead(ctx)
+			if err != nil {
+				return err
+			}
+			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+1000))
+			stats.pending.addMerges(merges)
+			done = min(head, idc+1000) >= head
+			return err
+		})
+		if err != nil {
+			stats.discardPending()
+			return err
+		}
+		stats.commitPending()
+		if done {
+			break
+		}
+	}
+	res.Timing.Identity = time.Since(t1).Seconds()
+	t2 := time.Now()
+	if err := e.fullInterpretation(ctx, stats); err != nil {
+		return err
+	}
+	res.Timing.Interpret = time.Since(t2).Seconds()
+	return nil
+}
+
+func (e *Engine) buildState(ctx context.Context, tx store.Tx) (*store.BuildState, error) {
+	bs, err := tx.BuildState(ctx, e.version, 0)
+	if err != nil {
+		return nil, err
+	}
+	if bs == nil {
+		bs = &store.BuildState{Version: e.version, TotalShards: 1, TickHorizon: store.NoTime, LastBuildTime: store.NoTime}
+	}
+	return bs, nil
+}
+
+// fullInterpretation recomputes every active entity, closes every merged
+// one and retires ids the ledger no longer produces, 1000 entities per
+// transaction; then the cursor becomes the identity cursor.
+func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error {
+	var ents []store.EntityRecord
+	var stored map[string]string
+	var merges []store.MergeRecord
+	var idc int64
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		if ents, err = tx.AllEntities(ctx); err != nil {
+			return err
+		}
+		if stored, err = tx.StoredEntities(ctx, e.version); err != nil {
+			return err
+		}
+		if idc, err = metaInt(ctx, tx, metaIdentityCursor); err != nil {
+			return err
+		}
+		merges, err = tx.MergesInRange(ctx, 0, idc)
+		return err
+	})
+	if err != nil {
+		return storageErr("build: list entities", err)
+	}
+	lastMerge := map[string]store.MergeRecord{}
+	for _, m := range merges {
+		lastMerge[m.From] = m
+	}
+	known := make(map[string]bool, len(ents))
+	for _, r := range ents {
+		known[r.ID] = true
+	}
+	var retire []string
+	for id := range stored {
+		if !known[id] {
+			retire = append(retire, id)
+		}
+	}
+	sort.Strings(retire)
+	const per = 1000
+	for i := 0; i < len(ents); i += per {
+		part := ents[i:min(i+per, len(ents))]
+		err := e.write(ctx, "build: interpret", func(tx store.Tx) error {
+			bs, err := e.buildState(ctx, tx)
+			if err != nil {
+				return err
+			}
+			w := &stageWriter{e: e, tx: tx, ctx: ctx, st: stats.pending, horizon: bs.TickHorizon, hi: idc, now: e.now()}
+			for _, r := range part {
+				if r.Status == store.StatusMerged {
+					if m, ok := lastMerge[r.ID]; ok {
+						if err := w.closeLoser(m); err != nil {
+							return err
+						}
+					}
+					continue
+				}
+				if err := w.recompute(r.ID, r.Type); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			stats.discardPending()
+			return err
+		}
+		stats.commitPending()
+	}
+	return e.write(ctx, "build: finish interpretation", func(tx store.Tx) error {
+		now := e.now()
+		for _, id := range retire {
+			ent := e.defs.Entity(stored[id])
+			if ent == nil {
+				continue
+			}
+			n, err := tx.RetireEntity(ctx, e.version, ent, id, now)
+			if err != nil {
+				return err
+			}
+			stats.superseded += n
+		}
+		bs, err := e.buildState(ctx, tx)
+		if err != nil {
+			return err
+		}
+		bs.Cursor = idc
+		return tx.PutBuildState(ctx, bs)
+	})
+}
+
+// finishBuild clears the dirty flag and records what the store was built
+// with.
+func (e *Engine) finishBuild(ctx context.Context, mode string) error {
+	return e.write(ctx, "build: finish", func(tx store.Tx) error {
+		bs, err := e.buildState(ctx, tx)
+		if err != nil {
+			return err
+		}
+		ie, ne, err := epochs(ctx, tx)
+		if err != nil {
+			return err
+		}
+		bs.Dirty, bs.Built = false, true
+		bs.EntitiesHash = e.defs.EntitiesHash
+		bs.IdentityEpoch, bs.NormalizationEpoch = ie, ne
+		bs.LastBuildTime = e.now()
+		bs.LastBuildMode = mode
+		if err := tx.PutBuildState(ctx, bs); err != nil {
+			return err
+		}
+		return tx.SetMeta(ctx, metaLastBuiltVersion, e.version)
+	})
+}
+
+// BuildStatus reports how far the active version is built and what a build
+// would do now.
+func (e *Engine) BuildStatus(ctx context.Context) (*BuildStatus, error) {
+	if e.isClosed() {
+		return nil, ErrClosed
+	}
+	out := &BuildStatus{Version: e.version, TotalShards: 1, Active: true, SourceHashes: e.defs.SourceHashes,
+		EntitiesHash: e.defs.EntitiesHash, IdentityHash: e.defs.IdentityHash}
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		bs, err := tx.BuildState(ctx, e.version, 0)
+		if err != nil {
+			return err
+		}
+		if bs != nil {
+			out.Built, out.Dirty, out.Cursor = bs.Built, bs.Dirty, bs.Cursor
+			if bs.TickHorizon != store.NoTime {
+				s := value.FormatTime(bs.TickHorizon)
+				out.TickHorizon = &s
+			}
+			if bs.LastBuildTime != store.NoTime {
+				s := value.FormatTime(bs.LastBuildTime)
+				out.LastBuildTime = &s
+			}
+			if bs.LastBuildMode != "" {
+				m := bs.LastBuildMode
+				out.LastBuildMode = &m
+			}
+		}
+		if out.IdentityCursor, err = metaInt(ctx, tx, metaIdentityCursor); err != nil {
+			return err
+		}
+		if out.LedgerHead, err = tx.LedgerHead(ctx); err != nil {
+			return err
+		}
+		if out.LiveEvents, out.DuplicateEvents, err = tx.LedgerStats(ctx); err != nil {
+			return err
+		}
+		d, err := e.detect(ctx, tx, BuildOptions{})
+		if err != nil {
+			return err
+		}
+		out.PendingEvents = d.pending
+		out.NeededMode, out.NeededReasons = d.mode, d.reasons
+		return nil
+	})
+	if err != nil {
+		return nil, storageErr("build status", err)
+	}
+	return out, nil
+}
+
+func (e *Engine) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}

@@ -1,0 +1,117 @@
+package defacto
+
+import (
+	"log/slog"
+	"regexp"
+	"runtime"
+	"time"
+)
+
+// Defaults for Config fields left at their zero value.
+const (
+	DefaultNamespace = "defacto"
+	DefaultBatchSize = 100
+)
+
+// Config tunes an engine. A nil *Config, or any zero field, means the
+// documented default.
+type Config struct {
+	// Database is where state lives. Empty: a SQLite file
+	// <project>/.defacto/defacto.db (a temporary file for in-memory
+	// definitions). A bare path or "sqlite:" URL selects SQLite;
+	// "postgres:"/"postgresql:" selects PostgreSQL.
+	Database string
+
+	// Namespace names one independent installation (default "defacto").
+	Namespace string
+
+	// Version names the opened definitions (default: the first 8 characters
+	// of their content hash).
+	Version string
+
+	// BatchSize is the number of records per ingest chunk, each chunk one
+	// transaction (default 100).
+	BatchSize int
+
+	// Workers bounds parallel normalization (default: number of CPUs).
+	// Results never depend on it.
+	Workers int
+
+	// ManualBuild turns automatic builds off: processing calls that need a
+	// full build return ErrBuildRequired instead of running it.
+	ManualBuild bool
+
+	// Clock is the engine clock (default: system clock, UTC). It never
+	// supplies now() during interpretation, which is event time.
+	Clock func() time.Time
+
+	// Salt is the namespace's identity salt (32 bytes), used only when the
+	// namespace is created (default: random). Ids derive from it.
+	Salt []byte
+
+	// DeadLetter receives every failure of every result (default none).
+	DeadLetter DeadLetter
+
+	// Logger receives structured logs; it never receives field values
+	// (default: discard).
+	Logger *slog.Logger
+}
+
+// DeadLetter is a sink for failed events. DeadLetterFile is the one kind
+// available now.
+type DeadLetter interface{ deadLetterKind() string }
+
+// DeadLetterFile appends one JSON object per failure to Path (JSON Lines),
+// creating parent directories.
+type DeadLetterFile struct{ Path string }
+
+func (DeadLetterFile) deadLetterKind() string { return "file" }
+
+var namespaceRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,29}$`)
+
+// resolved returns a copy with defaults filled in, or an ErrConfig error
+// naming the bad field.
+func (c *Config) resolved() (Config, error) {
+	var r Config
+	if c != nil {
+		r = *c
+	}
+	if r.Namespace == "" {
+		r.Namespace = DefaultNamespace
+	}
+	if !namespaceRE.MatchString(r.Namespace) {
+		return r, errorf(ErrConfig, "config: Namespace %q must match %s", r.Namespace, namespaceRE)
+	}
+	if r.BatchSize == 0 {
+		r.BatchSize = DefaultBatchSize
+	}
+	if r.BatchSize < 0 {
+		return r, errorf(ErrConfig, "config: BatchSize must be positive, got %d", r.BatchSize)
+	}
+	if r.Workers == 0 {
+		r.Workers = runtime.NumCPU()
+	}
+	if r.Workers < 0 {
+		return r, errorf(ErrConfig, "config: Workers must be positive, got %d", r.Workers)
+	}
+	if r.Clock == nil {
+		r.Clock = func() time.Time { return time.Now().UTC() }
+	}
+	if r.Salt != nil && len(r.Salt) != 32 {
+		return r, errorf(ErrConfig, "config: Salt must be 32 bytes, got %d", len(r.Salt))
+	}
+	if r.Version != "" && !versionRE.MatchString(r.Version) {
+		return r, errorf(ErrConfig, "config: Version %q must match %s", r.Version, versionRE)
+	}
+	if r.DeadLetter != nil {
+		if _, ok := r.DeadLetter.(DeadLetterFile); !ok {
+			return r, errorf(ErrConfig, "config: unsupported DeadLetter kind %T", r.DeadLetter)
+		}
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	return r, nil
+}
+
+var versionRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_]{0,31}$`)

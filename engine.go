@@ -1,0 +1,398 @@
+package defacto
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/defacto-dev/defacto/internal/definition"
+	"github.com/defacto-dev/defacto/internal/interpret"
+	"github.com/defacto-dev/defacto/internal/normalize"
+	"github.com/defacto-dev/defacto/internal/store"
+	"github.com/defacto-dev/defacto/internal/store/sqlite"
+)
+
+// Meta keys of the namespace (scale.md §1).
+const (
+	metaSalt               = "salt"
+	metaIdentityCursor     = "identity_cursor"
+	metaIdentityEpoch      = "identity_epoch"
+	metaIdentityRecord     = "identity_record"
+	metaNormalizationEpoch = "normalization_epoch"
+	metaNormalizationRec   = "normalization_record"
+	metaLastBuiltVersion   = "last_built_version"
+	metaTotalShards        = "total_shards"
+)
+
+// Engine is an open defacto namespace: definitions plus a database. It is
+// safe for concurrent use; write operations are serialized.
+type Engine struct {
+	cfg     Config
+	log     *slog.Logger
+	st      store.Store
+	tmpDir  string // removed at Close (in-memory definitions without Database)
+	salt    []byte
+	version string
+	defs    *definition.Set
+
+	norm     *normalize.Normalizer
+	machines map[string]*interpret.Machine
+	rels     map[string]*definition.Relationship // every relationship type
+	relOwner map[string]*definition.Entity       // relationship type → declaring entity
+	relres   *relateResolver
+
+	dead     *deadLetterWriter
+	progress func(records int) // set by IngestReader for the call's duration
+	// mergesSkipped counts merge directives skipped by the identity stage
+	// (reset by each build, under the write lock).
+	mergesSkipped int
+
+	mu     sync.Mutex // serializes write operations in this process
+	closed bool
+}
+
+// Definitions is a parsed, validated definition set.
+type Definitions struct {
+	set      *definition.Set
+	dir      string
+	warnings []Problem
+}
+
+// Problem is one validation finding with its place.
+type Problem = definition.Problem
+
+// Warnings returns the non-blocking problems found while loading.
+func (d *Definitions) Warnings() []Problem { return d.warnings }
+
+// DefinitionError lists every problem of an invalid definition set. It
+// matches ErrDefinition.
+type DefinitionError struct {
+	Problems []Problem
+}
+
+func (e *DefinitionError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid definitions (%d error", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString(")")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(formatProblem(p))
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrDefinition) hold.
+func (e *DefinitionError) Unwrap() error { return ErrDefinition }
+
+func formatProblem(p Problem) string {
+	var loc string
+	switch {
+	case p.File != "" && p.Line > 0:
+		loc = fmt.Sprintf("%s:%d:%d: ", p.File, p.Line, p.Column)
+	case p.File != "":
+		loc = p.File + ": "
+	}
+	if p.Path != "" {
+		loc += p.Path + ": "
+	}
+	return loc + p.Message
+}
+
+// ValidationResult is the outcome of validating definitions.
+type ValidationResult struct {
+	Valid    bool      `json:"valid"`
+	Errors   []Problem `json:"errors"`
+	Warnings []Problem `json:"warnings"`
+}
+
+func toValidation(res *definition.Result) *ValidationResult {
+	v := &ValidationResult{Valid: res.Valid, Errors: res.Errors, Warnings: res.Warnings}
+	if v.Errors == nil {
+		v.Errors = []Problem{}
+	}
+	if v.Warnings == nil {
+		v.Warnings = []Problem{}
+	}
+	return v
+}
+
+// ValidateDir validates the definitions of a project directory. It needs no
+// database.
+func ValidateDir(dir string) *ValidationResult {
+	_, res, err := definition.LoadDir(dir)
+	return validationOf(res, err)
+}
+
+// ValidateBytes validates an in-memory definition set (YAML or JSON).
+func ValidateBytes(data []byte) *ValidationResult {
+	_, res, err := definition.LoadBytes(data, "")
+	return validationOf(res, err)
+}
+
+func validationOf(res *definition.Result, err error) *ValidationResult {
+	if res != nil {
+		return toValidation(res)
+	}
+	return &ValidationResult{Errors: []Problem{{Severity: "error", Kind: "load", Message: err.Error()}}, Warnings: []Problem{}}
+}
+
+// LoadDefinitions loads and validates a project directory (entities/,
+// sources/, schemas/).
+func LoadDefinitions(dir string) (*Definitions, error) {
+	set, res, err := definition.LoadDir(dir)
+	if err := definitionsErr(res, err); err != nil {
+		return nil, err
+	}
+	return &Definitions{set: set, dir: dir, warnings: res.Warnings}, nil
+}
+
+// ParseDefinitions parses and validates an in-memory definition set: YAML
+// or JSON of the form {entities: …, sources: …, schemas: …}.
+func ParseDefinitions(data []byte) (*Definitions, error) {
+	set, res, err := definition.LoadBytes(data, "")
+	if err := definitionsErr(res, err); err != nil {
+		return nil, err
+	}
+	return &Definitions{set: set, warnings: res.Warnings}, nil
+}
+
+func definitionsErr(res *definition.Result, err error) error {
+	if res != nil && !res.Valid {
+		return &DefinitionError{Problems: res.Errors}
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return errorf(ErrDefinition, "definitions: %v", err)
+		}
+		var de *definition.Error
+		if errors.As(err, &de) {
+			return &DefinitionError{Problems: de.Problems}
+		}
+		return errorf(ErrDefinition, "definitions: %v", err)
+	}
+	return nil
+}
+
+// Open opens (creating on first use) the engine for a project directory:
+// its definitions are loaded from entities/, sources/ and schemas/, and the
+// database defaults to <project>/.defacto/defacto.db. Opening registers the
+// definitions if their content is new and makes them the active version; it
+// never builds.
+func Open(ctx context.Context, project string, cfg *Config) (*Engine, error) {
+	defs, err := LoadDefinitions(project)
+	if err != nil {
+		return nil, err
+	}
+	return OpenDefinitions(ctx, defs, cfg)
+}
+
+// OpenDefinitions opens the engine with already loaded definitions. Without
+// Config.Database, definitions from a directory use <dir>/.defacto/ and
+// in-memory ones a temporary database removed at Close.
+func OpenDefinitions(ctx context.Context, defs *Definitions, cfg *Config) (*Engine, error) {
+	c, err := cfg.resolved()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: c, log: c.Logger, defs: defs.set}
+	path, err := e.databasePath(defs)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		e.cleanup()
+		return nil, storageErr("create database directory", err)
+	}
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Namespace: c.Namespace, Logger: c.Logger})
+	if err != nil {
+		e.cleanup()
+		if errors.Is(err, store.ErrForeign) {
+			return nil, errorf(ErrConfig, "database %s: %v", path, err)
+		}
+		return nil, storageErr("open database", err)
+	}
+	e.st = st
+	if c.DeadLetter != nil {
+		e.dead = newDeadLetterWriter(c.DeadLetter.(DeadLetterFile).Path, c.Namespace, c.Logger)
+	}
+	if err := e.init(ctx); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	e.log.Info("opened", "database", path, "version", e.version)
+	return e, nil
+}
+
+func (e *Engine) databasePath(defs *Definitions) (string, error) {
+	db := e.cfg.Database
+	switch {
+	case strings.HasPrefix(db, "postgres:"), strings.HasPrefix(db, "postgresql:"):
+		return "", errorf(ErrConfig, "config: Database %q: the PostgreSQL backend is not available in this build yet", redactURL(db))
+	case strings.HasPrefix(db, "sqlite:"):
+		db = strings.TrimPrefix(db, "sqlite:")
+		db = strings.TrimPrefix(db, "//")
+		if db == "" {
+			return "", errorf(ErrConfig, "config: Database %q names no file", e.cfg.Database)
+		}
+		return db, nil
+	case strings.Contains(db, "://"):
+		return "", errorf(ErrConfig, "config: Database %q: unknown scheme (use a path, sqlite:, postgres: or postgresql:)", redactURL(db))
+	case db != "":
+		return db, nil
+	case defs.dir != "":
+		return filepath.Join(defs.dir, ".defacto", "defacto.db"), nil
+	}
+	dir, err := os.MkdirTemp("", "defacto-")
+	if err != nil {
+		return "", storageErr("create temporary database", err)
+	}
+	e.tmpDir = dir
+	return filepath.Join(dir, "defacto.db"), nil
+}
+
+// redactURL hides a password in a database URL before it reaches a message.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 {
+		return u
+	}
+	creds := u[scheme+3 : at]
+	if i := strings.Index(creds, ":"); i >= 0 {
+		return u[:scheme+3] + creds[:i] + ":***" + u[at:]
+	}
+	return u
+}
+
+func (e *Engine) cleanup() {
+	if e.tmpDir != "" {
+		_ = os.RemoveAll(e.tmpDir)
+		e.tmpDir = ""
+	}
+}
+
+// Close releases the database. It is idempotent: later calls return
+// ErrClosed.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	e.closed = true
+	var err error
+	if e.dead != nil {
+		err = errors.Join(err, e.dead.Close())
+	}
+	if e.st != nil {
+		err = errors.Join(err, e.st.Close())
+	}
+	e.cleanup()
+	if err != nil {
+		return storageErr("close", err)
+	}
+	return nil
+}
+
+// Version returns the name of the active definition version.
+func (e *Engine) Version() string { return e.version }
+
+// init prepares the namespace and registers the definitions as the active
+// version (builds.md §5, D1).
+func (e *Engine) init(ctx context.Context) error {
+	e.machinesFor(e.defs)
+	return e.write(ctx, "open", func(tx store.Tx) error {
+		saltHex, ok, err := tx.Meta(ctx, metaSalt)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			salt := e.cfg.Salt
+			if salt == nil {
+				salt = make([]byte, 32)
+				if _, err := rand.Read(salt); err != nil {
+					return fmt.Errorf("generate salt: %w", err)
+				}
+			}
+			saltHex = hex.EncodeToString(salt)
+			for k, v := range map[string]string{
+				metaSalt: saltHex, metaIdentityCursor: "0", metaIdentityEpoch: "0",
+				metaNormalizationEpoch: "0", metaTotalShards: "1",
+			} {
+				if err := tx.SetMeta(ctx, k, v); err != nil {
+					return err
+				}
+			}
+		}
+		e.salt, err = hex.DecodeString(saltHex)
+		if err != nil || len(e.salt) != 32 {
+			return fmt.Errorf("meta: salt is not 32 hex-encoded bytes")
+		}
+		return e.registerActive(ctx, tx)
+	})
+}
+
+func (e *Engine) machinesFor(set *definition.Set) {
+	e.norm = normalize.New(set)
+	e.rels = map[string]*definition.Relationship{}
+	e.relOwner = map[string]*definition.Entity{}
+	for _, ent := range set.Entities {
+		for _, r := range ent.Relationships {
+			e.rels[r.Type] = r
+			e.relOwner[r.Type] = ent
+		}
+	}
+	e.machines = make(map[string]*interpret.Machine, len(set.Entities))
+	res := &relateResolver{e: e}
+	e.relres = res
+	for _, ent := range set.Entities {
+		e.machines[ent.Name] = interpret.NewMachine(ent, e.rels, res)
+	}
+}
+
+// write runs f in one write transaction, committing on success.
+func (e *Engine) write(ctx context.Context, op string, f func(tx store.Tx) error) error {
+	tx, err := e.st.Begin(ctx)
+	if err != nil {
+		return storageErr(op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := f(tx); err != nil {
+		return wrapOp(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return storageErr(op+": commit", err)
+	}
+	return nil
+}
+
+// wrapOp keeps typed engine errors as they are and marks anything else as a
+// storage failure of op.
+func wrapOp(op string, err error) error {
+	var ke *kindError
+	var de *DefinitionError
+	if errors.As(err, &ke) || errors.As(err, &de) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return storageErr(op, err)
+}
+
+// begin checks the engine is usable and takes the write lock.
+func (e *Engine) begin() (func(), error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrClosed
+	}
+	return e.mu.Unlock, nil
+}

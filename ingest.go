@@ -1,0 +1,468 @@
+package defacto
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/defacto-dev/defacto/internal/definition"
+	"github.com/defacto-dev/defacto/internal/identity"
+	"github.com/defacto-dev/defacto/internal/normalize"
+	"github.com/defacto-dev/defacto/internal/store"
+	"github.com/defacto-dev/defacto/internal/value"
+)
+
+// record is one raw input record of an ingest call.
+type record struct {
+	index int
+	raw   []byte      // JSON as given (nil when it did not parse)
+	val   value.Value // decoded object
+	err   string      // parse problem, e.g. "line 3: invalid JSON: …"
+}
+
+// Ingest normalizes, deduplicates and appends events from source. With
+// Process it also resolves identity and interprets them before returning.
+// Per-event problems are reported in the result, never as errors; an error
+// means storage failed or ctx ended, and the result then describes the
+// chunks committed before it.
+func (e *Engine) Ingest(ctx context.Context, source string, events []Event, mode IngestMode) (*IngestResult, error) {
+	return e.ingest(ctx, source, mode, func(yield func(record) error) error {
+		for i, ev := range events {
+			raw, err := json.Marshal(ev)
+			r := record{index: i, raw: raw}
+			if err != nil {
+				r.raw, r.err = nil, fmt.Sprintf("record is not JSON-encodable: %v", err)
+			} else if r.val, err = value.FromJSON(raw); err != nil {
+				r.err = fmt.Sprintf("record is not valid JSON: %v", err)
+			}
+			if err := yield(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ReadOptions tunes IngestReader.
+type ReadOptions struct {
+	// Progress, when set, is called after each committed chunk with the
+	// records and bytes read so far.
+	Progress func(records int, bytes int64)
+}
+
+// IngestReader ingests events read from r: JSON Lines (one object per line;
+// blank lines skipped) or one JSON array of objects. Input is streamed in
+// chunks, so memory does not grow with the input. A line that is not a JSON
+// object is a normalize failure naming the line; the rest proceeds.
+func (e *Engine) IngestReader(ctx context.Context, source string, r io.Reader, mode IngestMode, opts *ReadOptions) (*IngestResult, error) {
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, 1<<16)
+	first, err := peekNonSpace(br)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, storageErr("read events", err)
+	}
+	var progress func(int)
+	if opts != nil && opts.Progress != nil {
+		progress = func(n int) { opts.Progress(n, cr.n) }
+	}
+	e.progress = progress
+	defer func() { e.progress = nil }()
+	if first == '[' {
+		return e.ingest(ctx, source, mode, func(yield func(record) error) error {
+			return readJSONArray(br, yield)
+		})
+	}
+	return e.ingest(ctx, source, mode, func(yield func(record) error) error {
+		return readJSONLines(br, yield)
+	})
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func peekNonSpace(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			return 0, err
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			_, _ = br.ReadByte()
+		case 0xEF: // UTF-8 byte order mark
+			bom, _ := br.Peek(3)
+			if bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+				_, _ = br.Discard(3)
+				continue
+			}
+			return b[0], nil
+		default:
+			return b[0], nil
+		}
+	}
+}
+
+func readJSONLines(br *bufio.Reader, yield func(record) error) error {
+	line, index := 0, 0
+	for {
+		text, err := br.ReadBytes('\n')
+		if len(text) > 0 {
+			line++
+			trimmed := bytes.TrimSpace(text)
+			if len(trimmed) > 0 {
+				r := record{index: index, raw: append([]byte(nil), trimmed...)}
+				index++
+				v, perr := value.FromJSON(trimmed)
+				switch {
+				case perr != nil:
+					r.raw, r.err = nil, fmt.Sprintf("line %d: invalid JSON: %v", line, perr)
+				case v.Kind() != value.KindObject:
+					r.raw, r.err = nil, fmt.Sprintf("line %d: expected a JSON object, got %s", line, v.Kind())
+				default:
+					r.val = v
+				}
+				if yerr := yield(r); yerr != nil {
+					return yerr
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func readJSONArray(br *bufio.Reader, yield func(record) error) error {
+	dec := json.NewDecoder(br)
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // '['
+		return yield(record{index: 0, err: fmt.Sprintf("invalid JSON array: %v", err)})
+	}
+	for index := 0; dec.More(); index++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			// The rest of the array cannot be framed; report and stop.
+			return yield(record{index: index, err: fmt.Sprintf("element %d: invalid JSON: %v", index, err)})
+		}
+		r := record{index: index, raw: raw}
+		v, err := value.FromJSON(raw)
+		switch {
+		case err != nil:
+			r.raw, r.err = nil, fmt.Sprintf("element %d: invalid JSON: %v", index, err)
+		case v.Kind() != value.KindObject:
+			r.raw, r.err = nil, fmt.Sprintf("element %d: expected a JSON object, got %s", index, v.Kind())
+		default:
+			r.val = v
+		}
+		if err := yield(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ingest drives the chunked ingest of the records produced by each.
+func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, each func(func(record) error) error) (*IngestResult, error) {
+	unlock, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	start := time.Now()
+	src := e.defs.Source(source)
+	if src == nil {
+		return nil, e.unknownSource(source)
+	}
+	res := &IngestResult{DuplicateIDs: []string{}, Merges: []Merge{}, Failures: []EventFailure{}}
+	if mode == Process {
+		b, err := e.autoBuild(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res.Build = b
+	}
+	stats := newRunStats()
+	chunk := make([]record, 0, e.cfg.BatchSize)
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		err := e.ingestChunk(ctx, src, chunk, mode, res, stats)
+		chunk = chunk[:0]
+		if err == nil && e.progress != nil {
+			e.progress(res.EventsReceived)
+		}
+		return err
+	}
+	err = each(func(r record) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk = append(chunk, r)
+		if len(chunk) >= e.cfg.BatchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	stats.fill(res)
+	res.Timing.Total = time.Since(start).Seconds()
+	e.deadLetters(res.Failures)
+	if err != nil {
+		return res, err
+	}
+	e.log.Info("ingest", "source", source, "received", res.EventsReceived, "ingested", res.EventsIngested,
+		"duplicates", res.DuplicatesSkipped, "failed", res.EventsFailed, "processed", res.EventsProcessed)
+	return res, nil
+}
+
+func (e *Engine) unknownSource(name string) error {
+	names := make([]string, 0, len(e.defs.Sources))
+	for _, s := range e.defs.Sources {
+		names = append(names, s.Name)
+	}
+	msg := fmt.Sprintf("unknown source '%s'", name)
+	if s := nearest(name, names); s != "" {
+		msg += fmt.Sprintf("; did you mean '%s'?", s)
+	} else if len(names) > 0 {
+		msg += "; declared sources: " + strings.Join(names, ", ")
+	}
+	return errorf(ErrNotFound, "%s", msg)
+}
+
+// accepted is a normalized record ready to append.
+type accepted struct {
+	index int
+	ev    *normalize.Event
+	keys  []identity.EntityKeys
+	row   store.LedgerRow
+}
+
+func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs []record, mode IngestMode, res *IngestResult, stats *runStats) error {
+	t0 := time.Now()
+	now := e.now()
+	var ready []accepted
+	var failed []EventFailure
+	ignored := 0
+	for _, r := range recs {
+		if r.err != "" {
+			failed = append(failed, EventFailure{Stage: StageNormalize, Index: r.index, Source: src.Name, Message: r.err})
+			continue
+		}
+		ev, ign, f := e.norm.Normalize(src, r.val, now, true)
+		if ign {
+			ignored++
+			continue
+		}
+		if f != nil {
+			failed = append(failed, recordFailure(f, r, src.Name))
+			continue
+		}
+		keys, f := identity.Extract(e.defs, e.salt, ev)
+		if f != nil {
+			ef := recordFailure(f, r, src.Name)
+			ef.EventID = ev.ID
+			failed = append(failed, ef)
+			continue
+		}
+		row, err := ledgerRow(ev, keys, r.raw, now)
+		if err != nil {
+			return err
+		}
+		ready = append(ready, accepted{index: r.index, ev: ev, keys: keys, row: row})
+	}
+	res.Timing.Normalize += time.Since(t0).Seconds()
+
+	var dups []string
+	erased := 0
+	var appended []accepted
+	err := e.write(ctx, "ingest", func(tx store.Tx) error {
+		dups, erased, appended = nil, 0, nil
+		ids := make([]string, len(ready))
+		for i, a := range ready {
+			ids[i] = a.ev.ID
+		}
+		er, err := tx.ErasedEventIDs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		live, err := tx.LiveEventIDs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		seen := make(map[string]bool, len(ready))
+		rows := make([]store.LedgerRow, 0, len(ready))
+		for _, a := range ready {
+			switch id := a.ev.ID; {
+			case er[id]:
+				erased++
+			case live[id] || seen[id]:
+				dups = append(dups, id)
+			default:
+				seen[id] = true
+				appended = append(appended, a)
+				rows = append(rows, a.row)
+			}
+		}
+		t1 := time.Now()
+		if err := tx.Append(ctx, rows); err != nil {
+			return err
+		}
+		for i := range appended {
+			appended[i].row.Seq = rows[i].Seq
+		}
+		res.Timing.Append += time.Since(t1).Seconds()
+		if mode != Process {
+			return nil
+		}
+		mem := make([]resolvable, len(appended))
+		for i, a := range appended {
+			mem[i] = resolvable{seq: a.row.Seq, time: a.ev.Time, keys: a.keys, row: &appended[i].row, index: a.index}
+		}
+		return e.process(ctx, tx, mem, stats, &res.Timing)
+	})
+	if err != nil {
+		stats.discardPending()
+		return err
+	}
+	stats.commitPending()
+	res.EventsReceived += len(recs)
+	res.EventsIgnored += ignored
+	res.EventsFailed += len(failed)
+	res.Failures = append(res.Failures, failed...)
+	res.EventsIngested += len(appended)
+	res.DuplicatesSkipped += len(dups)
+	res.DuplicateIDs = append(res.DuplicateIDs, dups...)
+	res.ErasedSkipped += erased
+	return nil
+}
+
+func recordFailure(f *normalize.Failure, r record, source string) EventFailure {
+	ef := EventFailure{
+		Stage: f.Stage, Index: r.index, Source: source, EventType: f.EventType,
+		Field: f.Field, Message: f.Message,
+	}
+	if r.val.Kind() == value.KindObject {
+		ef.Raw = r.val.ToAny()
+	}
+	return ef
+}
+
+// hintJSON is one identity key in the ledger's hints column.
+type hintJSON struct {
+	K string  `json:"k"`
+	V *string `json:"v,omitempty"`
+}
+
+func ledgerRow(ev *normalize.Event, keys []identity.EntityKeys, raw []byte, now int64) (store.LedgerRow, error) {
+	data, types := value.EncodeTagged(ev.Data)
+	row := store.LedgerRow{
+		EventID: ev.ID, Source: ev.Source, EventType: ev.Type, Time: ev.Time,
+		Data: data, Raw: raw, IngestedAt: now,
+	}
+	if len(types) > 0 {
+		b, err := json.Marshal(types)
+		if err != nil {
+			return row, err
+		}
+		row.DataTypes = b
+	}
+	hints := make(map[string]map[string]hintJSON, len(keys))
+	for _, ek := range keys {
+		m := make(map[string]hintJSON, len(ek.Keys))
+		for _, k := range ek.Keys {
+			h := hintJSON{K: k.Hash}
+			if !k.Sensitive {
+				v := k.Value
+				h.V = &v
+			}
+			m[k.Field] = h
+		}
+		hints[ek.Entity] = m
+	}
+	b, err := json.Marshal(hints)
+	if err != nil {
+		return row, err
+	}
+	row.Hints = b
+	return row, nil
+}
+
+// keysOf decodes a ledger row's hints into ordered keys: entity types
+// ascending, fields in identity-field order of the active definitions.
+func (e *Engine) keysOf(row *store.LedgerRow) ([]identity.EntityKeys, error) {
+	if len(row.Hints) == 0 {
+		return nil, nil
+	}
+	var hints map[string]map[string]hintJSON
+	if err := json.Unmarshal(row.Hints, &hints); err != nil {
+		return nil, fmt.Errorf("ledger row %d: hints: %w", row.Seq, err)
+	}
+	types := make([]string, 0, len(hints))
+	for t := range hints {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	out := make([]identity.EntityKeys, 0, len(types))
+	for _, t := range types {
+		fields := hints[t]
+		ek := identity.EntityKeys{Entity: t}
+		order := fieldOrder(e.defs.Entity(t), fields)
+		for _, f := range order {
+			h := fields[f]
+			k := identity.Key{Entity: t, Field: f, Hash: h.K, Sensitive: h.V == nil}
+			if h.V != nil {
+				k.Value = *h.V
+			}
+			ek.Keys = append(ek.Keys, k)
+		}
+		if len(ek.Keys) > 0 {
+			out = append(out, ek)
+		}
+	}
+	return out, nil
+}
+
+// fieldOrder orders hint fields by the entity's identity-field order; fields
+// the definitions no longer know sort last, by name.
+func fieldOrder(ent *definition.Entity, fields map[string]hintJSON) []string {
+	out := make([]string, 0, len(fields))
+	if ent != nil {
+		for _, f := range ent.Identity {
+			if _, ok := fields[f.Name]; ok {
+				out = append(out, f.Name)
+			}
+		}
+	}
+	if len(out) == len(fields) {
+		return out
+	}
+	var rest []string
+	for f := range fields {
+		if ent == nil || ent.IdentityField(f) == nil {
+			rest = append(rest, f)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}

@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+)
+
+// drv is this package's private modernc driver: the SQL functions registered
+// on it (functions.go) reach only connections opened by defacto, never the
+// process-wide "sqlite" driver other code may use.
+var drv = newDriver()
+
+// role selects the per-connection setup of a pool.
+type role int
+
+const (
+	roleWriter role = iota // BEGIN IMMEDIATE transactions
+	roleReader             // query_only: reads can never write
+	roleProbe              // no setup beyond the busy timeout; see Store.probe
+)
+
+// connector opens physical connections for one pool of a Store and applies
+// the per-connection pragmas. Attachments are made later, on demand, by the
+// code that needs a version store (attach.go), because the set of version
+// stores grows while connections live.
+type connector struct {
+	dsn     string
+	role    role
+	timeout time.Duration
+}
+
+func newConnector(path string, r role, timeout time.Duration) *connector {
+	u := url.URL{Scheme: "file", Path: path}
+	if r == roleWriter {
+		// Read transactions (TxOptions.ReadOnly) still start with a plain
+		// BEGIN; see modernc.org/sqlite newTx.
+		u.RawQuery = "_txlock=immediate"
+	}
+	return &connector{dsn: u.String(), role: r, timeout: timeout}
+}
+
+func (c *connector) Driver() driver.Driver { return drv }
+
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := dc.(driver.ExecerContext)
+	if !ok {
+		dc.Close()
+		return nil, errors.New("sqlite: driver connection cannot execute statements")
+	}
+	for _, p := range c.pragmas() {
+		if _, err := ex.ExecContext(ctx, p, nil); err != nil {
+			dc.Close()
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return dc, nil
+}
+
+// pragmas lists the per-connection settings. busy_timeout comes first so the
+// journal-mode switch of a fresh file waits for a concurrent opener instead of
+// failing. secure_delete without a schema name applies to main; version stores
+// get theirs when attached (attach.go).
+func (c *connector) pragmas() []string {
+	busy := fmt.Sprintf("PRAGMA busy_timeout = %d", c.timeout.Milliseconds())
+	if c.role == roleProbe {
+		return []string{busy}
+	}
+	p := []string{
+		busy,
+		"PRAGMA journal_mode = WAL",
+		"PRAGMA synchronous = NORMAL",
+		"PRAGMA foreign_keys = OFF",
+		"PRAGMA secure_delete = ON",
+	}
+	if c.role == roleReader {
+		p = append(p, "PRAGMA query_only = ON")
+	}
+	return p
+}
+
+// SQLite primary result codes this package inspects.
+const (
+	codeCorrupt = 11
+	codeNotADB  = 26
+)
+
+// sqliteCode returns the primary SQLite result code of err, or 0.
+func sqliteCode(err error) int {
+	var e *msqlite.Error
+	if errors.As(err, &e) {
+		return e.Code() & 0xff
+	}
+	return 0
+}

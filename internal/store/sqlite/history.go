@@ -1,0 +1,413 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/defacto-dev/defacto/internal/definition"
+	"github.com/defacto-dev/defacto/internal/store"
+	"github.com/defacto-dev/defacto/internal/value"
+)
+
+// --- working state ---
+
+// States returns the entity_state rows among ids.
+func (t *tx) States(ctx context.Context, version string, ids []string) (map[string]store.StateRecord, error) {
+	sc, err := t.schema(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read working state of %s: %w", version, err)
+	}
+	out := make(map[string]store.StateRecord, len(ids))
+	err = chunked(uniq(ids), inChunk, func(c []string) error {
+		rows, err := t.query(ctx, `SELECT "entity_id", "entity_type", "shard_hash", "status", "data", "next_deadline"
+			FROM `+sc+`."entity_state" WHERE "entity_id" IN (`+params(len(c))+`)`, anys(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				s        store.StateRecord
+				shard    int64
+				data     string
+				deadline sql.NullInt64
+			)
+			if err := rows.Scan(&s.EntityID, &s.EntityType, &shard, &s.Status, &data, &deadline); err != nil {
+				return err
+			}
+			s.ShardHash, s.Data, s.NextDeadline = uint32(shard), []byte(data), timeOf(deadline)
+			out[s.EntityID] = s
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read working state of %s: %w", version, err)
+	}
+	return out, nil
+}
+
+// PutStates inserts or overwrites working state rows with multi-row upserts.
+func (t *tx) PutStates(ctx context.Context, version string, states []store.StateRecord) error {
+	if len(states) == 0 {
+		return nil
+	}
+	sc, err := t.writeTo(ctx, version)
+	if err != nil {
+		return fmt.Errorf("sqlite: write working state of %s: %w", version, err)
+	}
+	const cols = 6
+	err = chunked(states, maxParams/cols, func(c []store.StateRecord) error {
+		args := make([]any, 0, len(c)*cols)
+		for _, s := range c {
+			data := string(s.Data)
+			if s.Data == nil {
+				data = "null"
+			}
+			args = append(args, s.EntityID, s.EntityType, int64(s.ShardHash), s.Status, data, nullTime(s.NextDeadline))
+		}
+		_, err := t.exec(ctx, `INSERT INTO `+sc+`."entity_state"
+			("entity_id", "entity_type", "shard_hash", "status", "data", "next_deadline")
+			VALUES `+rowParams(len(c), cols)+`
+			ON CONFLICT ("entity_id") DO UPDATE SET "entity_type" = excluded."entity_type",
+				"shard_hash" = excluded."shard_hash", "status" = excluded."status",
+				"data" = excluded."data", "next_deadline" = excluded."next_deadline"`, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: write working state of %s: %w", version, err)
+	}
+	return nil
+}
+
+// --- history ---
+
+// histKey identifies the SQL of one entity type in one version store. A
+// version's definitions never change, so the entity pointer and the version
+// name fix the statements.
+type histKey struct {
+	version string
+	ent     *definition.Entity
+}
+
+// histSQL is the per entity type SQL of a version store.
+type histSQL struct {
+	table   string // schema-qualified <e>_history_all
+	id      string // quoted <e>_id
+	cols    string // every column but superseded_at, in table order
+	ncols   int
+	types   []definition.Type // property types, by property index
+	selRows string            // SELECT cols FROM table WHERE superseded_at IS NULL AND
+}
+
+func (s *Store) histSQLFor(version string, ent *definition.Entity) (*histSQL, error) {
+	k := histKey{version, ent}
+	if h, ok := s.hist.Load(k); ok {
+		return h.(*histSQL), nil
+	}
+	names, _, err := historyColumns(ent)
+	if err != nil {
+		return nil, err
+	}
+	h := &histSQL{
+		table: quote(version) + "." + quote(ent.Name+"_history_all"),
+		id:    quote(ent.Name + "_id"),
+		cols:  quoteAll(names, ""),
+		ncols: len(names),
+	}
+	for _, p := range ent.Properties {
+		h.types = append(h.types, p.Type)
+	}
+	h.selRows = `SELECT ` + h.cols + ` FROM ` + h.table + ` WHERE "superseded_at" IS NULL AND `
+	s.hist.Store(k, h)
+	return h, nil
+}
+
+// history resolves the version store and SQL for ent.
+func (t *tx) history(ctx context.Context, version string, ent *definition.Entity, write bool) (*histSQL, error) {
+	if ent == nil {
+		return nil, errors.New("nil entity")
+	}
+	var err error
+	if write {
+		_, err = t.writeTo(ctx, version)
+	} else {
+		_, err = t.schema(ctx, version, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.s.histSQLFor(version, ent)
+}
+
+// scanHistory reads rows of h's columns.
+func scanHistory(rows *sql.Rows, h *histSQL, f func(store.HistoryRow)) error {
+	defer rows.Close()
+	np := len(h.types)
+	raw := make([]any, np)
+	for rows.Next() {
+		var (
+			r                       store.HistoryRow
+			validTo, lastEvent, seq sql.NullInt64
+			mergedInto              sql.NullString
+		)
+		dest := make([]any, 0, h.ncols)
+		dest = append(dest, &r.EntityID, &r.State)
+		for i := range raw {
+			dest = append(dest, &raw[i])
+		}
+		dest = append(dest, &r.ValidFrom, &validTo, &mergedInto, &lastEvent, &r.StateEnteredTime, &r.CreatedTime,
+			&seq, &r.RecordedAt)
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		r.Props = make([]value.Value, np)
+		for i, x := range raw {
+			v, err := fromSQL(x, h.types[i])
+			if err != nil {
+				return fmt.Errorf("row of %s at %d, property %d: %w", r.EntityID, r.ValidFrom, i, err)
+			}
+			r.Props[i] = v
+		}
+		r.ValidTo, r.MergedInto, r.LastEventTime, r.EventSeq = timeOf(validTo), mergedInto.String, timeOf(lastEvent), seq.Int64
+		f(r)
+	}
+	return rows.Err()
+}
+
+// OpenRows returns the current-belief open row of each of ids that has one.
+func (t *tx) OpenRows(ctx context.Context, version string, ent *definition.Entity, ids []string) (map[string]store.HistoryRow, error) {
+	h, err := t.history(ctx, version, ent, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read open rows of %s in %s: %w", entName(ent), version, err)
+	}
+	out := make(map[string]store.HistoryRow, len(ids))
+	err = chunked(uniq(ids), inChunk, func(c []string) error {
+		rows, err := t.query(ctx, h.selRows+`"valid_to" IS NULL AND `+h.id+` IN (`+params(len(c))+`)`, anys(c)...)
+		if err != nil {
+			return err
+		}
+		return scanHistory(rows, h, func(r store.HistoryRow) { out[r.EntityID] = r })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read open rows of %s in %s: %w", entName(ent), version, err)
+	}
+	return out, nil
+}
+
+// CurrentRows returns every current-belief row of id by valid_from.
+func (t *tx) CurrentRows(ctx context.Context, version string, ent *definition.Entity, id string) ([]store.HistoryRow, error) {
+	h, err := t.history(ctx, version, ent, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read rows of %s %s in %s: %w", entName(ent), id, version, err)
+	}
+	rows, err := t.query(ctx, h.selRows+h.id+` = ? ORDER BY "valid_from"`, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read rows of %s %s in %s: %w", entName(ent), id, version, err)
+	}
+	var out []store.HistoryRow
+	if err := scanHistory(rows, h, func(r store.HistoryRow) { out = append(out, r) }); err != nil {
+		return nil, fmt.Errorf("sqlite: read rows of %s %s in %s: %w", entName(ent), id, version, err)
+	}
+	return out, nil
+}
+
+// WriteHistory executes one entity's plan (history.md §4) in the order
+// supersede, close, insert, so the unique index on (id, valid_from) over
+// current belief never sees two rows at once. Each supersede and close must
+// hit exactly one current-belief row; anything else means the plan was made
+// from other rows than the stored ones, and the transaction must not commit.
+func (t *tx) WriteHistory(ctx context.Context, version string, ent *definition.Entity, w *store.HistoryWrite) error {
+	fail := func(err error) error {
+		return fmt.Errorf("sqlite: write history of %s %s in %s: %w", entName(ent), w.EntityID, version, err)
+	}
+	h, err := t.history(ctx, version, ent, true)
+	if err != nil {
+		return fail(err)
+	}
+	one := func(res sql.Result, err error, what string, vf int64) error {
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("%s: no current-belief row at valid_from %d", what, vf)
+		}
+		return nil
+	}
+	for _, vf := range w.Supersede {
+		res, err := t.exec(ctx, `UPDATE `+h.table+` SET "superseded_at" = ?
+			WHERE `+h.id+` = ? AND "valid_from" = ? AND "superseded_at" IS NULL`, w.Now, w.EntityID, vf)
+		if err := one(res, err, "supersede", vf); err != nil {
+			return fail(err)
+		}
+	}
+	closes := make([]int64, 0, len(w.Close))
+	for vf := range w.Close {
+		closes = append(closes, vf)
+	}
+	slices.Sort(closes)
+	for _, vf := range closes {
+		res, err := t.exec(ctx, `UPDATE `+h.table+` SET "valid_to" = ?
+			WHERE `+h.id+` = ? AND "valid_from" = ? AND "superseded_at" IS NULL`, nullTime(w.Close[vf]), w.EntityID, vf)
+		if err := one(res, err, "close", vf); err != nil {
+			return fail(err)
+		}
+	}
+	err = chunked(w.Insert, maxParams/h.ncols, func(c []store.HistoryRow) error {
+		args := make([]any, 0, len(c)*h.ncols)
+		for _, r := range c {
+			if len(r.Props) != len(h.types) {
+				return fmt.Errorf("row at valid_from %d has %d property values, want %d", r.ValidFrom, len(r.Props), len(h.types))
+			}
+			id := r.EntityID
+			if id == "" {
+				id = w.EntityID
+			}
+			args = append(args, id, r.State)
+			for i, v := range r.Props {
+				x, err := toSQL(v, h.types[i])
+				if err != nil {
+					return fmt.Errorf("row at valid_from %d, property %s: %w", r.ValidFrom, ent.Properties[i].Name, err)
+				}
+				args = append(args, x)
+			}
+			args = append(args, r.ValidFrom, nullTime(r.ValidTo), nullText(r.MergedInto), nullTime(r.LastEventTime),
+				r.StateEnteredTime, r.CreatedTime, nullInt(r.EventSeq), w.Now)
+		}
+		_, err := t.exec(ctx, `INSERT INTO `+h.table+` (`+h.cols+`) VALUES `+rowParams(len(c), h.ncols), args...)
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// InsertMergedID records that m.EntityID closed into m.MergedInto and
+// repoints every entity whose canonical id was m.EntityID (history.md §4).
+// Replaying it is a no-op.
+func (t *tx) InsertMergedID(ctx context.Context, version string, m store.MergedID) error {
+	fail := func(err error) error {
+		return fmt.Errorf("sqlite: record merged id %s in %s: %w", m.EntityID, version, err)
+	}
+	sc, err := t.writeTo(ctx, version)
+	if err != nil {
+		return fail(err)
+	}
+	canonical := m.CanonicalID
+	if canonical == "" {
+		canonical = m.MergedInto
+	}
+	if _, err := t.exec(ctx, `INSERT INTO `+sc+`."merged_ids"
+		("entity_id", "entity_type", "merged_into", "canonical_id", "merged_at") VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT ("entity_id") DO UPDATE SET "entity_type" = excluded."entity_type",
+			"merged_into" = excluded."merged_into", "canonical_id" = excluded."canonical_id",
+			"merged_at" = excluded."merged_at"`,
+		m.EntityID, m.EntityType, m.MergedInto, canonical, m.MergedAt); err != nil {
+		return fail(err)
+	}
+	if _, err := t.exec(ctx, `UPDATE `+sc+`."merged_ids" SET "canonical_id" = ? WHERE "canonical_id" = ?`,
+		canonical, m.EntityID); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+func entName(e *definition.Entity) string {
+	if e == nil {
+		return "<nil entity>"
+	}
+	return e.Name
+}
+
+// toSQL converts a property value to its column representation
+// (history.md §1): integer → int64, number → float64, boolean → 0/1,
+// datetime → µs, string → text. An integral Float is accepted for an integer
+// property and an Int for a number; anything else is an error, never a
+// silent change of type.
+func toSQL(v value.Value, ty definition.Type) (any, error) {
+	if v.IsNull() {
+		return nil, nil
+	}
+	k := v.Kind()
+	switch ty {
+	case definition.TypeString:
+		if k == value.KindString {
+			return v.AsString(), nil
+		}
+	case definition.TypeInteger:
+		switch k {
+		case value.KindInt:
+			return v.AsInt(), nil
+		case value.KindFloat:
+			f := v.AsFloat()
+			if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+				return int64(f), nil
+			}
+		}
+	case definition.TypeNumber:
+		switch k {
+		case value.KindFloat:
+			return v.AsFloat(), nil
+		case value.KindInt:
+			return float64(v.AsInt()), nil
+		}
+	case definition.TypeBoolean:
+		if k == value.KindBool {
+			return boolInt(v.AsBool()), nil
+		}
+	case definition.TypeDateTime:
+		if k == value.KindDateTime {
+			return v.Micros(), nil
+		}
+	default:
+		return nil, fmt.Errorf("unknown property type %q", ty)
+	}
+	return nil, fmt.Errorf("cannot store a %s value in a %s property", k, ty)
+}
+
+// fromSQL converts a scanned column back to the value kind of ty, so an
+// integer is an Int and a datetime a DateTime after a restart.
+func fromSQL(x any, ty definition.Type) (value.Value, error) {
+	if x == nil {
+		return value.Null, nil
+	}
+	switch ty {
+	case definition.TypeString:
+		switch s := x.(type) {
+		case string:
+			return value.String(s), nil
+		case []byte:
+			return value.String(string(s)), nil
+		}
+	case definition.TypeInteger:
+		if i, ok := x.(int64); ok {
+			return value.Int(i), nil
+		}
+	case definition.TypeNumber:
+		switch f := x.(type) {
+		case float64:
+			return value.Float(f), nil
+		case int64:
+			return value.Float(float64(f)), nil
+		}
+	case definition.TypeBoolean:
+		if i, ok := x.(int64); ok {
+			return value.Bool(i != 0), nil
+		}
+	case definition.TypeDateTime:
+		if i, ok := x.(int64); ok {
+			return value.DateTime(i), nil
+		}
+	default:
+		return value.Null, fmt.Errorf("unknown property type %q", ty)
+	}
+	return value.Null, fmt.Errorf("stored %T does not fit a %s property", x, ty)
+}

@@ -1,0 +1,270 @@
+// Package sqlite is the SQLite backend of the store: one namespace per main
+// database file, plus one attached file per version store (history.md §1),
+// on the pure-Go modernc.org/sqlite driver.
+//
+// # Connections
+//
+// A Store keeps two database/sql pools on the main file, both in WAL mode:
+//
+//   - the writer pool holds exactly one connection. Every write transaction
+//     (Begin) runs there as BEGIN IMMEDIATE, so writers of this process queue
+//     in database/sql, where waiting honours the context, and only writers of
+//     other processes meet the busy timeout. One connection also means a
+//     version store attached inside a transaction (EnsureVersionStore) stays
+//     attached for the next one.
+//   - the reader pool holds several query_only connections for Read and
+//     Query, so reads run beside a writer on their WAL snapshot and can never
+//     write, whatever SQL they are given.
+//
+// Attachments belong to a connection, and the set of version stores grows
+// while connections live, so a connection is not set up with every store when
+// it opens: each transaction or query that names a version attaches that
+// store to its connection if needed (attach.go), which costs one lookup in
+// pragma_database_list the first time a transaction uses the version.
+//
+// # Atomicity across files
+//
+// SQLite commits a transaction that spans WAL databases file by file, so a
+// crash between two file commits could leave a version store out of step with
+// the namespace (history written without the cursor that covers it, or the
+// reverse). Every transaction that writes a version store therefore also
+// writes one random commit mark to the store and to the main file
+// (meta key store_mark/<version>); BuildState reports a version whose marks
+// differ as dirty, which makes the next build a full one (builds.md §5).
+//
+// # SQL
+//
+// Instants are INTEGER µs, JSON is TEXT, booleans INTEGER 0/1; every table is
+// STRICT. Identifiers taken from definitions are always double-quoted and
+// values always bound. Raw queries use $1, $2, … (the driver binds $N to the
+// N-th positional argument), matching Postgres (history.md §6).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/defacto-dev/defacto/internal/store"
+)
+
+// DefaultBusyTimeout is how long a connection waits for another process's
+// lock before failing, when Options.BusyTimeout is zero.
+const DefaultBusyTimeout = 5 * time.Second
+
+// Options configures Open.
+type Options struct {
+	// Namespace names the installation. A SQLite file holds exactly one
+	// namespace, so the name is informational here. Default "defacto".
+	Namespace string
+	// Logger receives migrations and attachments (never values); nil
+	// discards.
+	Logger *slog.Logger
+	// BusyTimeout bounds waits for locks held by other processes; zero
+	// means DefaultBusyTimeout.
+	BusyTimeout time.Duration
+}
+
+// Store is one namespace in one SQLite file. It implements store.Store and
+// is safe for concurrent use.
+type Store struct {
+	path string // absolute path of the main file
+	opts Options
+	log  *slog.Logger
+
+	w *sql.DB // writer pool: one connection, BEGIN IMMEDIATE
+	r *sql.DB // reader pool: query_only connections
+
+	hist sync.Map // histKey → *histSQL, see history.go
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the namespace in the SQLite file at path, creating and
+// initializing it when the file is missing or empty, and applying pending
+// migrations. A file that is not a defacto database, or was written by a
+// newer format, yields an error wrapping store.ErrForeign that names path.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("sqlite: open %s: is a directory", abs)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "defacto"
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{path: abs, opts: opts, log: log.With("component", "store/sqlite")}
+	if err := s.probe(ctx); err != nil {
+		return nil, err
+	}
+
+	s.w = sql.OpenDB(newConnector(abs, roleWriter, opts.BusyTimeout))
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+
+	readers := min(max(runtime.GOMAXPROCS(0), 2), 8)
+	s.r = sql.OpenDB(newConnector(abs, roleReader, opts.BusyTimeout))
+	s.r.SetMaxOpenConns(readers)
+	s.r.SetMaxIdleConns(readers)
+	s.r.SetConnMaxLifetime(0)
+	s.r.SetConnMaxIdleTime(0)
+
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// probe classifies the file through a connection that changes nothing, so a
+// foreign database is rejected before the writer pool switches it to WAL.
+func (s *Store) probe(ctx context.Context) error {
+	db := sql.OpenDB(newConnector(s.path, roleProbe, s.opts.BusyTimeout))
+	defer db.Close()
+	_, err := s.classify(ctx, db)
+	return err
+}
+
+// Begin starts a write transaction (BEGIN IMMEDIATE on the writer
+// connection). The transaction ends when ctx is done.
+func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
+	t, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	return newTx(s, t, false), nil
+}
+
+// Read runs f in a read transaction on a reader connection: one consistent
+// snapshot, and any write f attempts fails.
+func (s *Store) Read(ctx context.Context, f func(store.Tx) error) error {
+	t, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	tx := newTx(s, t, true)
+	defer tx.Rollback()
+	return f(tx)
+}
+
+// Query runs one read-only statement on a reader connection with version's
+// store attached. Bind parameters are $1, $2, … (or ?) for args in order.
+// The statement is its own read transaction; the connection returns to the
+// pool when the rows are closed.
+func (s *Store) Query(ctx context.Context, version string, query string, args ...any) (*sql.Rows, error) {
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query: %w", err)
+	}
+	if version != "" {
+		if err := s.attach(ctx, conn, version, false); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("sqlite: query version %s: %w", version, err)
+		}
+	}
+	rows, err := conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlite: query: %w", err)
+	}
+	// Conn.Close waits until rows is closed (the rows hold the Conn's read
+	// lock), then returns the connection to the pool.
+	go conn.Close()
+	return rows, nil
+}
+
+// Dialect describes SQLite SQL for the query compiler.
+func (s *Store) Dialect() store.Dialect { return dialect{} }
+
+// AfterErase truncates the WAL of the main file and of every version store
+// (privacy.md §5), so erased bytes survive in no file. It fails when a reader
+// of another process keeps a WAL from being truncated within the busy
+// timeout.
+func (s *Store) AfterErase(ctx context.Context) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: after erase: %w", err)
+	}
+	defer conn.Close()
+	versions, err := s.existingStores(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("sqlite: after erase: list version stores: %w", err)
+	}
+	schemas := []string{"main"}
+	for _, v := range versions {
+		if err := s.attach(ctx, conn, v, false); err != nil {
+			return fmt.Errorf("sqlite: after erase: %w", err)
+		}
+		schemas = append(schemas, v)
+	}
+	for _, sc := range schemas {
+		var busy, logFrames, checkpointed int
+		if err := conn.QueryRowContext(ctx, `PRAGMA `+quote(sc)+`.wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+			return fmt.Errorf("sqlite: after erase: checkpoint %s: %w", sc, err)
+		}
+		if busy != 0 {
+			return fmt.Errorf("sqlite: after erase: checkpoint %s: WAL still in use by a reader", sc)
+		}
+	}
+	return nil
+}
+
+// Close releases both pools. It is idempotent; later calls return the first
+// call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.r != nil {
+			errs = append(errs, s.r.Close())
+		}
+		if s.w != nil {
+			errs = append(errs, s.w.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// dialect implements store.Dialect.
+type dialect struct{}
+
+// Placeholder returns $n: modernc binds $N to the N-th positional argument,
+// and $N is also Postgres syntax, so compiled SQL reads the same on both.
+func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+func (dialect) Quote(name string) string { return quote(name) }
+
+func (dialect) InstantsAsMicros() bool { return true }
+
+// Table qualifies name with the schema the version store is attached under.
+func (dialect) Table(version, name string) string { return quote(version) + "." + quote(name) }

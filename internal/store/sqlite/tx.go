@@ -1,0 +1,301 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/defacto-dev/defacto/internal/store"
+)
+
+// tx implements store.Tx on one *sql.Tx. It is used by one goroutine at a
+// time, like the engine's batch it serves.
+type tx struct {
+	s        *Store
+	tx       *sql.Tx
+	readOnly bool
+	done     bool
+
+	stmts    map[string]*sql.Stmt // prepared statements, closed with the transaction
+	attached map[string]bool      // version stores known to be attached on this connection
+	touched  map[string]bool      // version stores written by this transaction
+}
+
+var _ store.Tx = (*tx)(nil)
+
+func newTx(s *Store, t *sql.Tx, readOnly bool) *tx {
+	return &tx{s: s, tx: t, readOnly: readOnly}
+}
+
+// Commit commits. A transaction that wrote version stores first writes their
+// commit marks (see the package comment).
+func (t *tx) Commit() error {
+	if t.done {
+		return fmt.Errorf("sqlite: commit: %w", sql.ErrTxDone)
+	}
+	if len(t.touched) > 0 {
+		if err := t.writeMarks(context.Background()); err != nil {
+			return fmt.Errorf("sqlite: commit: %w", err)
+		}
+	}
+	t.done = true
+	if err := t.tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback rolls back; after Commit or Rollback it is a no-op returning nil,
+// so callers can always defer it.
+func (t *tx) Rollback() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	if err := t.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("sqlite: rollback: %w", err)
+	}
+	return nil
+}
+
+// stmt returns a prepared statement for query, prepared once per
+// transaction.
+func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = make(map[string]*sql.Stmt)
+	}
+	t.stmts[query] = st
+	return st, nil
+}
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		// Surface the prepare error through Scan.
+		return t.tx.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// schema attaches version store v to this transaction's connection if
+// needed and returns its quoted schema name. create allows creating the file
+// (EnsureVersionStore only).
+func (t *tx) schema(ctx context.Context, v string, create bool) (string, error) {
+	if !t.attached[v] {
+		if err := t.s.attach(ctx, t.tx, v, create && !t.readOnly); err != nil {
+			return "", err
+		}
+		if t.attached == nil {
+			t.attached = make(map[string]bool)
+		}
+		t.attached[v] = true
+	}
+	return quote(v), nil
+}
+
+// writeTo is schema for writes: it records v for the commit marks.
+func (t *tx) writeTo(ctx context.Context, v string) (string, error) {
+	sc, err := t.schema(ctx, v, false)
+	if err != nil {
+		return "", err
+	}
+	if t.touched == nil {
+		t.touched = make(map[string]bool)
+	}
+	t.touched[v] = true
+	return sc, nil
+}
+
+// markKey is the meta key holding the commit mark of version store v.
+func markKey(v string) string { return "store_mark/" + v }
+
+// writeMarks stores one fresh mark in the main file and in every version
+// store this transaction wrote, in the same transaction.
+func (t *tx) writeMarks(ctx context.Context) error {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	mark := hex.EncodeToString(b[:])
+	vs := make([]string, 0, len(t.touched))
+	for v := range t.touched {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	for _, v := range vs {
+		if err := t.setMeta(ctx, markKey(v), mark); err != nil {
+			return fmt.Errorf("write commit mark of %s: %w", v, err)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO `+quote(v)+`.store_meta ("key", "value") VALUES ('mark', ?)
+			ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"`, mark); err != nil {
+			return fmt.Errorf("write commit mark of %s: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// torn reports whether the commit marks of version store v disagree, i.e. a
+// transaction committed in one file but not the other, or the store file was
+// replaced.
+func (t *tx) torn(ctx context.Context, v string) (bool, error) {
+	mainMark, _, err := t.getMeta(ctx, markKey(v))
+	if err != nil {
+		return false, err
+	}
+	sc, err := t.schema(ctx, v, false)
+	if errors.Is(err, errNoStore) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var exists int
+	if err := t.queryRow(ctx, `SELECT count(*) FROM `+sc+`.sqlite_schema WHERE type = 'table' AND name = 'store_meta'`).Scan(&exists); err != nil {
+		return false, err
+	}
+	storeMark := ""
+	if exists > 0 {
+		err := t.queryRow(ctx, `SELECT "value" FROM `+sc+`.store_meta WHERE "key" = 'mark'`).Scan(&storeMark)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
+	}
+	return mainMark != storeMark, nil
+}
+
+// Batch limits. maxParams is SQLite's historic minimum variable limit, valid
+// for any build; IN lists use chunks of inChunk values.
+const (
+	maxParams = 999
+	inChunk   = 500
+)
+
+// params returns "?, ?, …" with n placeholders.
+func params(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// rowParams returns "(?, …), (?, …)" for rows rows of cols placeholders.
+func rowParams(rows, cols int) string {
+	one := "(" + params(cols) + ")"
+	return strings.Repeat(one+", ", rows-1) + one
+}
+
+// chunked calls f with consecutive chunks of xs of at most n elements.
+func chunked[T any](xs []T, n int, f func([]T) error) error {
+	for len(xs) > 0 {
+		k := min(n, len(xs))
+		if err := f(xs[:k]); err != nil {
+			return err
+		}
+		xs = xs[k:]
+	}
+	return nil
+}
+
+// anys converts xs to bind arguments.
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// uniq returns xs without duplicates, keeping first occurrences.
+func uniq[T comparable](xs []T) []T {
+	seen := make(map[T]bool, len(xs))
+	out := make([]T, 0, len(xs))
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Nullable conversions between the store's sentinel conventions and SQL
+// NULL.
+
+func nullTime(us int64) any {
+	if us == store.NoTime {
+		return nil
+	}
+	return us
+}
+
+func timeOf(n sql.NullInt64) int64 {
+	if !n.Valid {
+		return store.NoTime
+	}
+	return n.Int64
+}
+
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullInt(i int64) any {
+	if i == 0 {
+		return nil
+	}
+	return i
+}
+
+// jsonText binds JSON bytes to a TEXT column (STRICT rejects BLOBs); nil
+// binds NULL.
+func jsonText(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+func bytesOf(n sql.NullString) []byte {
+	if !n.Valid {
+		return nil
+	}
+	return []byte(n.String)
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

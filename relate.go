@@ -1,0 +1,68 @@
+package defacto
+
+import (
+	"context"
+
+	"github.com/defacto-dev/defacto/internal/definition"
+	"github.com/defacto-dev/defacto/internal/identity"
+	"github.com/defacto-dev/defacto/internal/interpret"
+	"github.com/defacto-dev/defacto/internal/store"
+	"github.com/defacto-dev/defacto/internal/value"
+)
+
+// relateResolver finds relate targets through identity (identity.md §8). It
+// reads through the transaction of the running stage, which the engine's
+// write lock makes the only one.
+type relateResolver struct {
+	e   *Engine
+	ctx context.Context
+	tx  store.Tx
+}
+
+// ResolveRelate extracts the target's keys from the event, looks them up in
+// order and returns the current entity of the first known key. It never
+// creates keys or entities.
+func (r *relateResolver) ResolveRelate(ev *interpret.Event, rel *definition.Relate) (string, []string, bool, error) {
+	target := r.e.defs.Entity(rel.Target)
+	if target == nil {
+		return "", nil, false, nil
+	}
+	var hashes []string
+	for _, f := range rel.Hints {
+		field := target.IdentityField(f)
+		if field == nil {
+			continue
+		}
+		v, ok := ev.Data[f]
+		if !ok || v.IsNull() {
+			continue
+		}
+		var s string
+		switch v.Kind() {
+		case value.KindString:
+			s = v.AsString()
+		case value.KindInt, value.KindFloat:
+			s = value.ToString(v)
+		default:
+			continue
+		}
+		norm, ok, err := identity.NormalizeValue(field, s)
+		if err != nil || !ok {
+			continue
+		}
+		hashes = append(hashes, identity.KeyHash(r.e.salt, rel.Target, f, norm))
+	}
+	if len(hashes) == 0 || r.tx == nil {
+		return "", hashes, false, nil
+	}
+	got, err := r.tx.LookupKeys(r.ctx, hashes)
+	if err != nil {
+		return "", nil, false, err
+	}
+	for _, h := range hashes {
+		if k, ok := got[h]; ok {
+			return k.EntityID, hashes, true, nil
+		}
+	}
+	return "", hashes, false, nil
+}

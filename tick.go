@@ -1,0 +1,153 @@
+package defacto
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/defacto-dev/defacto/internal/interpret"
+	"github.com/defacto-dev/defacto/internal/store"
+	"github.com/defacto-dev/defacto/internal/value"
+)
+
+// Tick evaluates time rules up to asOf (nil: the engine clock; a time.Time;
+// or RFC 3339 text, a date meaning its start in UTC). Only entities with a
+// due deadline are touched. Like every processing call it first runs the
+// build the active version needs.
+func (e *Engine) Tick(ctx context.Context, asOf any) (*TickResult, error) {
+	unlock, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	at := e.now()
+	if asOf != nil {
+		if at, err = parseInstant(asOf); err != nil {
+			return nil, err
+		}
+	}
+	b, err := e.autoBuild(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.tick(ctx, at, b)
+	if err != nil {
+		return nil, err
+	}
+	e.deadLetters(res.Failures)
+	return res, nil
+}
+
+// tick fires due time rules up to at in batches of one transaction each and
+// raises the tick horizon.
+func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickResult, error) {
+	res := &TickResult{AsOf: value.FormatTime(at), Failures: []EventFailure{}, Build: build}
+	const batch = 500
+	evaluated := map[string]bool{}
+	for {
+		var n int
+		err := e.write(ctx, "tick", func(tx store.Tx) error {
+			due, err := tx.DueStates(ctx, e.version, at, batch)
+			if err != nil {
+				return err
+			}
+			n = 0
+			var states []store.StateRecord
+			for _, rec := range due {
+				if evaluated[rec.EntityID] {
+					continue // failed firings keep a due deadline; one evaluation per tick
+				}
+				evaluated[rec.EntityID] = true
+				n++
+				ent := e.defs.Entity(rec.EntityType)
+				m := e.machines[rec.EntityType]
+				if ent == nil || m == nil {
+					continue
+				}
+				st, err := decodeState(rec.Data, rec.EntityID, rec.EntityType)
+				if err != nil {
+					return err
+				}
+				open, err := tx.OpenRows(ctx, e.version, ent, []string{rec.EntityID})
+				if err != nil {
+					return err
+				}
+				base, hasBase := open[rec.EntityID]
+				var bp *interpret.Row
+				if hasBase {
+					r := toInterpRow(base)
+					bp = &r
+				}
+				run := m.Start(rec.EntityID, st, bp, nil)
+				run.Advance(at)
+				res.EntitiesEvaluated++
+				for _, f := range run.Failures {
+					res.Failures = append(res.Failures, EventFailure{
+						Stage: StageInterpret, Index: -1, EntityType: ent.Name, EntityID: rec.EntityID,
+						Field: f.Field, Location: f.Location, Message: f.Message,
+					})
+				}
+				res.RulesFired += run.RulesFired
+				res.Transitions += run.Transitions
+				w := &stageWriter{e: e, tx: tx, ctx: ctx, st: newRunStats().pending, now: e.now()}
+				if len(run.Rows) > 0 {
+					if hasBase && run.Rows[0].ValidFrom == base.ValidFrom {
+						return fmt.Errorf("tick: entity %s: firing at its open row's instant", rec.EntityID)
+					}
+					res.EntitiesChanged++
+					if err := w.writeIncremental(ent, rec.EntityID, run, base, hasBase); err != nil {
+						return err
+					}
+					res.RowsWritten += len(run.Rows)
+				}
+				out, err := w.stateRecord(rec.EntityID, rec.EntityType, run.State, m, len(run.Rows) > 0)
+				if err != nil {
+					return err
+				}
+				states = append(states, out)
+			}
+			if err := tx.PutStates(ctx, e.version, states); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			bs, err := e.buildState(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if bs.TickHorizon == store.NoTime || at > bs.TickHorizon {
+				bs.TickHorizon = at
+				return tx.PutBuildState(ctx, bs)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return res, nil
+		}
+	}
+}
+
+// parseInstant reads an as-of argument: time.Time, RFC 3339 text (no
+// offset means UTC) or a date (its start, UTC).
+func parseInstant(v any) (int64, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return value.Time(t).Micros(), nil
+	case *time.Time:
+		if t != nil {
+			return value.Time(*t).Micros(), nil
+		}
+	case string:
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
+			if p, err := time.Parse(layout, t); err == nil {
+				return value.Time(p).Micros(), nil
+			}
+		}
+		return 0, errorf(ErrValidation, "invalid instant %q: want RFC 3339 (e.g. 2024-01-15T10:00:00Z) or a date (2024-01-15)", t)
+	}
+	return 0, errorf(ErrValidation, "invalid instant %v (%T): want time.Time or RFC 3339 text", v, v)
+}
