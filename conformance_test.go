@@ -21,16 +21,10 @@ import (
 // §3) the library cannot run yet; scenarios carrying any of them are skipped
 // and listed. Shrink it as features land.
 var libraryUnsupported = []string{
-	"tick",
-	"time-rules",
-	"merge",
 	"erase",
 	"redact",
-	"timeline",
-	"relationships",
 	"graph",
 	"versions",
-	"build-status",
 	"postgres-only", // this run uses SQLite
 }
 
@@ -292,17 +286,17 @@ func (d *libraryDriver) Tick(ctx context.Context, asOf string) (map[string]any, 
 	return object(e.Tick(ctx, at))
 }
 
-// The calls below are part of the API contract (or interfaces.md) but not
-// all of them exist yet; they are invoked by name so that this file
-// compiles while the engine grows. Replace with direct calls once they land.
-
 func (d *libraryDriver) Merge(ctx context.Context, from, into, reason string) (map[string]any, error) {
 	e, err := d.engine()
 	if err != nil {
 		return nil, err
 	}
-	return object(invoke(ctx, e, "Merge", from, into, reason))
+	return object(e.Merge(ctx, from, into, reason))
 }
+
+// The calls below are part of the API contract (or interfaces.md) but do
+// not exist yet; they are invoked by name (invoke) so that this file
+// compiles while the engine grows. Replace with direct calls once they land.
 
 func (d *libraryDriver) Erase(ctx context.Context, id string) (map[string]any, error) {
 	e, err := d.engine()

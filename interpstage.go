@@ -158,7 +158,7 @@ func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]
 	if hi <= lo {
 		return nil
 	}
-	w := &stageWriter{e: e, tx: tx, ctx: ctx, st: st, horizon: bs.TickHorizon, hi: hi, index: index, now: e.now()}
+	w := &stageWriter{e: e, tx: lifecycle(tx), ctx: ctx, st: st, horizon: bs.TickHorizon, hi: hi, index: index, now: e.now()}
 	for lo < hi {
 		// Sub-ranges bound memory on large builds.
 		sub := hi
@@ -178,7 +178,7 @@ func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]
 // stageWriter interprets one range of one version and writes the result.
 type stageWriter struct {
 	e       *Engine
-	tx      store.Tx
+	tx      txAll
 	ctx     context.Context
 	st      *runStats
 	horizon int64
@@ -186,6 +186,16 @@ type stageWriter struct {
 	index   map[int64]int
 	now     int64
 }
+
+// txAll is a transaction with the lifecycle operations every backend has.
+type txAll interface {
+	store.Tx
+	store.LifecycleTx
+}
+
+// lifecycle widens a backend transaction to txAll. Every backend
+// implements both interfaces; see store.LifecycleTx.
+func lifecycle(tx store.Tx) txAll { return tx.(txAll) }
 
 func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	ctx, tx := w.ctx, w.tx
@@ -203,6 +213,27 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 		closed[m.From] = true
 		recompute[m.Into] = m.EntityType
 		delete(recompute, m.From)
+	}
+	if len(w.e.rels) > 0 {
+		hashes, err := tx.KeysCreatedInRange(ctx, lo, hi)
+		if err != nil {
+			return err
+		}
+		srcs, err := tx.PendingSources(ctx, w.e.version, hashes)
+		if err != nil {
+			return err
+		}
+		if len(srcs) > 0 {
+			got, err := tx.Entities(ctx, srcs)
+			if err != nil {
+				return err
+			}
+			for _, id := range srcs {
+				if r, ok := got[id]; ok && r.Status == store.StatusActive && !closed[id] {
+					recompute[id] = r.Type
+				}
+			}
+		}
 	}
 	links, err := tx.LinksInRange(ctx, lo, hi)
 	if err != nil {
@@ -283,6 +314,20 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			open[id] = r
 		}
 	}
+	rels := map[string][]interpret.RelRow{}
+	for t, tids := range byType {
+		ent := w.e.defs.Entity(t)
+		if ent == nil {
+			continue
+		}
+		got, err := w.loadRels(ent, tids)
+		if err != nil {
+			return err
+		}
+		for id, r := range got {
+			rels[id] = r
+		}
+	}
 	var newStates []store.StateRecord
 	for _, id := range ids {
 		wk := byEntity[id]
@@ -344,7 +389,7 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			r := toInterpRow(base)
 			basePtr = &r
 		}
-		run := m.Start(id, state, basePtr, nil)
+		run := m.Start(id, state, basePtr, rels[id])
 		for _, ev := range evs {
 			run.Apply(ev)
 			w.st.processed[ev.Seq] = true
@@ -352,11 +397,23 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 		if w.horizon != store.NoTime {
 			run.Advance(w.horizon)
 		}
+		if run.Err != nil {
+			return run.Err
+		}
 		w.failures(run, ent)
 		if run.State == nil {
 			continue
 		}
 		if err := w.writeIncremental(ent, id, run, base, hasBase); err != nil {
+			return err
+		}
+		if err := w.writeRelsIncremental(ent, id, run); err != nil {
+			return err
+		}
+		if err := w.pending(id, run, false); err != nil {
+			return err
+		}
+		if err := w.recordFailures(id, run, false); err != nil {
 			return err
 		}
 		rec, err := w.stateRecord(id, wk.typ, run.State, m, hasState && run.Changed)
@@ -508,11 +565,17 @@ func sameRow(a, b store.HistoryRow) bool {
 		return false
 	}
 	for i := range a.Props {
-		if a.Props[i].Kind() != b.Props[i].Kind() || !value.Equal(a.Props[i], b.Props[i]) {
+		if !sameValue(a.Props[i], b.Props[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameValue is equality that also keeps types apart (1 and 1.0 differ in a
+// typed column's history).
+func sameValue(a, b value.Value) bool {
+	return a.Kind() == b.Kind() && value.Equal(a, b)
 }
 
 // bindResolver points relate resolution at this stage's transaction.
@@ -550,9 +613,21 @@ func (w *stageWriter) recompute(id, typ string) error {
 		return err
 	}
 	run := m.Recompute(id, evs, w.horizon)
+	if run.Err != nil {
+		return run.Err
+	}
 	w.failures(run, ent)
 	w.st.recomputed[id] = true
 	if err := w.replace(ent, id, historyRows(id, run.Rows, "", store.NoTime)); err != nil {
+		return err
+	}
+	if err := w.replaceRels(ent, id, run); err != nil {
+		return err
+	}
+	if err := w.pending(id, run, true); err != nil {
+		return err
+	}
+	if err := w.recordFailures(id, run, true); err != nil {
 		return err
 	}
 	if run.State == nil {
@@ -618,6 +693,9 @@ func (w *stageWriter) closeLoser(mg store.MergeRecord) error {
 	}
 	sortEvents(evs)
 	run := m.Recompute(mg.From, evs, mg.MergedAt)
+	if run.Err != nil {
+		return run.Err
+	}
 	closeAt := mg.MergedAt
 	if n := len(run.Rows); n > 0 && run.Rows[n-1].ValidFrom > closeAt {
 		closeAt = run.Rows[n-1].ValidFrom

@@ -2,8 +2,7 @@ package defacto
 
 import (
 	"context"
-	"fmt"
-	"time"
+		"time"
 
 	"github.com/defacto-dev/defacto/internal/interpret"
 	"github.com/defacto-dev/defacto/internal/store"
@@ -51,6 +50,10 @@ func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickR
 			if err != nil {
 				return err
 			}
+			idc, err := metaInt(ctx, tx, metaIdentityCursor)
+			if err != nil {
+				return err
+			}
 			n = 0
 			var states []store.StateRecord
 			for _, rec := range due {
@@ -80,6 +83,9 @@ func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickR
 				}
 				run := m.Start(rec.EntityID, st, bp, nil)
 				run.Advance(at)
+				if run.Err != nil {
+					return run.Err
+				}
 				res.EntitiesEvaluated++
 				for _, f := range run.Failures {
 					res.Failures = append(res.Failures, EventFailure{
@@ -89,11 +95,19 @@ func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickR
 				}
 				res.RulesFired += run.RulesFired
 				res.Transitions += run.Transitions
-				w := &stageWriter{e: e, tx: tx, ctx: ctx, st: newRunStats().pending, now: e.now()}
-				if len(run.Rows) > 0 {
-					if hasBase && run.Rows[0].ValidFrom == base.ValidFrom {
-						return fmt.Errorf("tick: entity %s: firing at its open row's instant", rec.EntityID)
+				w := &stageWriter{e: e, tx: lifecycle(tx), ctx: ctx, st: newRunStats().pending, horizon: at, hi: idc, now: e.now()}
+				if len(run.Rows) > 0 && hasBase && run.Rows[0].ValidFrom == base.ValidFrom {
+					// A firing lands on the open row's instant (an overdue
+					// expiration on state entry): rebuild the entity so the
+					// row at that instant holds the final state.
+					if err := w.recompute(rec.EntityID, rec.EntityType); err != nil {
+						return err
 					}
+					res.EntitiesChanged++
+					res.RowsWritten += w.st.rowsWritten
+					continue
+				}
+				if len(run.Rows) > 0 {
 					res.EntitiesChanged++
 					if err := w.writeIncremental(ent, rec.EntityID, run, base, hasBase); err != nil {
 						return err

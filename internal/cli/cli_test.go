@@ -66,7 +66,7 @@ func run(t *testing.T, dir, stdin string, args ...string) transcript {
 
 // timingRE matches the wall-clock measurements of results, which differ on
 // every run.
-var timingRE = regexp.MustCompile(`("?(?:normalize|append|identity|interpret|write|total|renormalize|tick|duration)"?: )[0-9][0-9.eE+-]*`)
+var timingRE = regexp.MustCompile(`("?(?:normalize|append|identity|interpret|write|total|renormalize|tick|duration)"?: ?)[0-9][0-9.eE+-]*`)
 
 func (tr transcript) String(dir string) string {
 	var b strings.Builder
@@ -475,4 +475,58 @@ func TestProgressBar(t *testing.T) {
 	var nilBar *progressBar
 	nilBar.update(1, 1)
 	nilBar.finish()
+}
+
+// fakeTerminal is a buffer that claims to be a terminal.
+type fakeTerminal struct{ bytes.Buffer }
+
+func (*fakeTerminal) Fd() uintptr { return 1 }
+
+// TestTerminalDefaults checks the defaults that depend on terminals: table
+// output on a terminal, a progress bar on a terminal stderr, json otherwise.
+func TestTerminalDefaults(t *testing.T) {
+	t.Parallel()
+	dir := quickstart(t)
+	env := func(k string) string {
+		if k == "DEFACTO_NOW" {
+			return testNow
+		}
+		return ""
+	}
+	isTerm := func(uintptr) bool { return true }
+	var stdout, stderr fakeTerminal
+	code := Main(context.Background(), []string{"--project", dir, "ingest", "app", filepath.Join(dir, "events.jsonl"), "--process"},
+		env, strings.NewReader(""), &stdout, &stderr, isTerm)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "events_received: 4\n") {
+		t.Errorf("terminal stdout is not table output: %q", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "ingest app [") || !strings.HasSuffix(stderr.String(), "\r\033[K") {
+		t.Errorf("no progress bar on the terminal stderr: %q", stderr.String())
+	}
+
+	// JSON output never draws a progress bar.
+	stdout.Reset()
+	stderr.Reset()
+	code = Main(context.Background(), []string{"--project", dir, "--output", "json", "ingest", "app", filepath.Join(dir, "events.jsonl")},
+		env, strings.NewReader(""), &stdout, &stderr, isTerm)
+	if code != 0 || stderr.Len() != 0 {
+		t.Errorf("exit %d, stderr %q; want 0 and nothing", code, stderr.String())
+	}
+
+	// Without files, a terminal stdin is not read: it would wait forever.
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), []string{"--project", dir, "ingest", "app"}, env, &fakeTerminal{}, &out, &errb, isTerm)
+	if code != 2 || !strings.Contains(errb.String(), "no events") {
+		t.Errorf("ingest from a terminal stdin: exit %d, stderr %q", code, errb.String())
+	}
+
+	// Not a terminal: JSON by default.
+	out.Reset()
+	code = Main(context.Background(), []string{"--project", dir, "ledger", "count"}, env, strings.NewReader(""), &out, &errb, nil)
+	if code != 0 || out.String() != "{\n  \"count\": 4\n}\n" {
+		t.Errorf("default output off a terminal: exit %d, %q", code, out.String())
+	}
 }

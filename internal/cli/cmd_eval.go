@@ -72,13 +72,13 @@ func jsonObject(flagName string, s optString) (map[string]any, error) {
 	}
 	dec := json.NewDecoder(strings.NewReader(s.val))
 	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
-		msg := "not a JSON object"
-		if err != nil {
-			msg = err.Error()
-		}
-		return nil, usageErrorf("%s: %s", flagName, msg)
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, usageErrorf("%s: invalid JSON: %v", flagName, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, usageErrorf("%s must be a JSON object, like '{\"plan\": \"pro\"}'", flagName)
 	}
 	if dec.More() {
 		return nil, usageErrorf("%s: trailing data after the JSON object", flagName)

@@ -125,12 +125,12 @@ func ingestOutcome(r *defacto.IngestResult) error {
 	case r.EventsFailed == 0 && r.InterpretationFailures == 0:
 		return nil
 	case r.EventsIngested == 0 && r.EventsFailed > 0:
-		return &Error{Code: ExitFailure, Msg: fmt.Sprintf("nothing ingested: %s of %d failed (see failures)", plural(r.EventsFailed, "record"), r.EventsReceived)}
+		return &Error{Code: ExitFailure, Msg: fmt.Sprintf("nothing ingested: %d of %s failed (see failures)", r.EventsFailed, plural(r.EventsReceived, "record"))}
 	case r.EventsFailed > 0 && r.InterpretationFailures > 0:
-		return &Error{Code: ExitPartial, Msg: fmt.Sprintf("%s of %d failed and %s failed interpretation; the rest landed (see failures)",
-			plural(r.EventsFailed, "record"), r.EventsReceived, plural(r.InterpretationFailures, "event"))}
+		return &Error{Code: ExitPartial, Msg: fmt.Sprintf("%d of %s failed and %s failed interpretation; the rest landed (see failures)",
+			r.EventsFailed, plural(r.EventsReceived, "record"), plural(r.InterpretationFailures, "event"))}
 	case r.EventsFailed > 0:
-		return &Error{Code: ExitPartial, Msg: fmt.Sprintf("%s of %d failed; the rest landed (see failures)", plural(r.EventsFailed, "record"), r.EventsReceived)}
+		return &Error{Code: ExitPartial, Msg: fmt.Sprintf("%d of %s failed; the rest landed (see failures)", r.EventsFailed, plural(r.EventsReceived, "record"))}
 	default:
 		return &Error{Code: ExitPartial, Msg: fmt.Sprintf("%s failed interpretation; all records landed in the ledger (see failures)", plural(r.InterpretationFailures, "event"))}
 	}

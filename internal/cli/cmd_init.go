@@ -38,7 +38,8 @@ type initResult struct {
 // scaffold is the quickstart project: a customer state machine, the source
 // that feeds it and four sample events.
 var scaffold = []struct{ path, content string }{
-	{"entities/customer.yaml", `# A customer signs up, may change plan while active, and churns when they cancel.
+	{"entities/customer.yaml", `# A customer signs up, may change plan while active, churns when they cancel
+# and comes back when they sign up again.
 customer:
   starts: lead
   identity:
@@ -63,7 +64,11 @@ customer:
         cancel:
           effects:
             - transition: { to: churned }
-    churned: {}
+    churned:
+      when:
+        signup:
+          effects:
+            - transition: { to: active }
 `},
 	{"sources/app.yaml", `# The product's own event stream: {"type": ..., "timestamp": ..., "email": ..., "plan": ...}
 app:

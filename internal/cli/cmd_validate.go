@@ -17,9 +17,8 @@ func (c *validateCmd) Flags(*flag.FlagSet) {}
 func (c *validateCmd) Args(args []string) error { return wantArgs(args) }
 
 func (c *validateCmd) Run(ctx context.Context, o *Options) error {
-	if !hasDefinitions(o.Project) {
-		return &Error{Code: ExitFailure, Msg: fmt.Sprintf("%s is not a defacto project: no entities/, sources/ or schemas/ directory", o.Project),
-			Hint: "run `defacto init` to scaffold one, or pass --project DIR"}
+	if err := checkProject(o.Project); err != nil {
+		return err
 	}
 	res := defacto.ValidateDir(o.Project)
 	if o.Output == "table" {

@@ -72,9 +72,12 @@ func (o *Options) Config() *defacto.Config {
 // Open opens the engine on the project directory, which registers its
 // definitions as the active version (never builds).
 func (o *Options) Open(ctx context.Context) (*defacto.Engine, error) {
+	if err := checkProject(o.Project); err != nil {
+		return nil, err
+	}
 	eng, err := defacto.Open(ctx, o.Project, o.Config())
 	if err != nil {
-		return nil, openError(o.Project, err)
+		return nil, openError(err)
 	}
 	return eng, nil
 }
@@ -234,16 +237,25 @@ func libraryError(err error) *Error {
 	return e
 }
 
+// checkProject refuses directories that hold no definitions, before the
+// engine creates a database in them.
+func checkProject(dir string) error {
+	if hasDefinitions(dir) {
+		return nil
+	}
+	msg := fmt.Sprintf("%s is not a defacto project: it has no entities/, sources/ or schemas/ directory", dir)
+	if _, err := os.Stat(dir); err != nil {
+		msg = fmt.Sprintf("project directory %s does not exist", dir)
+	}
+	return &Error{Code: ExitFailure, Msg: msg, Hint: "run `defacto init` to scaffold a project, or pass --project DIR"}
+}
+
 // openError explains a failure to open the project.
-func openError(project string, err error) error {
+func openError(err error) error {
 	e := libraryError(err)
 	var de *defacto.DefinitionError
-	switch {
-	case errors.As(err, &de):
+	if errors.As(err, &de) {
 		e.Hint = "fix the definitions; `defacto validate` checks them without a database"
-	case errors.Is(err, os.ErrNotExist), errors.Is(err, defacto.ErrDefinition) && !hasDefinitions(project):
-		e.Msg = fmt.Sprintf("%s is not a defacto project: %v", project, err)
-		e.Hint = "run `defacto init` to scaffold one, or pass --project DIR"
 	}
 	return e
 }

@@ -69,6 +69,9 @@ func dump(s *Set) string {
 		for _, p := range e.ComputeOrder {
 			w(1, "compute-order %s", p.Name)
 		}
+		for _, f := range e.Feeds {
+			w(1, "feed %s.%s %s %v", f.EventType, f.Field, f.Treatment, f.RawPaths)
+		}
 		states := slices.Clone(e.States)
 		slices.SortFunc(states, func(a, b *State) int { return strings.Compare(a.Name, b.Name) })
 		for _, st := range states {

@@ -2,6 +2,7 @@ package definition
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -48,6 +49,8 @@ type entityInfo struct {
 	uncertain      bool // some handler, effect or transition is unknown: skip reachability and creation checks
 	relsBroken     bool // some relationship is incomplete: skip inverse checks towards this entity
 	identityBroken bool // the identity block is incomplete: skip hint-field checks
+	propsBroken    bool // the properties block did not decode: skip unknown-property errors
+	statesBroken   bool // the states block did not decode: skip unknown-state errors
 }
 
 type transitionSite struct {
@@ -129,8 +132,10 @@ func (l *loader) decodeEntity(name string, n *yaml.Node, path string) *entityInf
 	l.decodeIdentity(info, f, path)
 	info.identityBroken = l.errs() > n0 || l.misspelled[join(path, "identity")]
 	firstSite := len(l.exprs)
+	info.propsBroken = l.misspelled[join(path, "properties")]
 	if en, ok := f["properties"]; ok && !l.isNull(en.v) {
-		members, _ := l.orderedMapping(en.v, join(path, "properties"))
+		members, ok := l.orderedMapping(en.v, join(path, "properties"))
+		info.propsBroken = info.propsBroken || !ok
 		for _, m := range members {
 			pp := join(join(path, "properties"), m.key)
 			l.mark(pp, m.k, l.resolveQuiet(m.v))
@@ -193,20 +198,20 @@ func (l *loader) decodeEntity(name string, n *yaml.Node, path string) *entityInf
 	}
 
 	// References to states, now that every state is known.
-	stateNames := make([]string, 0, len(e.States))
+	declared := make(map[string]bool, len(e.States))
 	for _, st := range e.States {
-		stateNames = append(stateNames, st.Name)
+		declared[st.Name] = true
 	}
-	sorted := slices.Sorted(slices.Values(stateNames))
-	if info.start != "" {
-		if !contains(stateNames, info.start) {
+	sorted := slices.Sorted(maps.Keys(declared))
+	if info.start != "" && !info.statesBroken {
+		if !declared[info.start] {
 			l.errorf(KindUnknownState, join(path, "starts"), "starts %q: no such state%s", info.start, didYouMean(info.start, sorted))
 		} else {
 			e.Starts = info.start
 		}
 	}
 	for _, t := range info.transitions {
-		if !contains(stateNames, t.to) {
+		if !declared[t.to] && !info.statesBroken {
 			info.uncertain = true
 			l.errorf(KindUnknownState, t.path, "transition to %q: no such state%s", t.to, didYouMean(t.to, sorted))
 		}
@@ -493,13 +498,13 @@ func (l *loader) decodeStates(info *entityInfo, f map[string]entry, path string)
 	sp := join(path, "states")
 	en, ok := f["states"]
 	if !ok || l.isNull(en.v) {
-		info.uncertain = true
+		info.uncertain, info.statesBroken = true, true
 		l.errorf(KindMissing, sp, "entity %q needs states", info.e.Name)
 		return
 	}
 	members, ok := l.mapping(en.v, sp)
 	if !ok {
-		info.uncertain = true
+		info.uncertain, info.statesBroken = true, true
 		return
 	}
 	if len(members) == 0 {
@@ -782,6 +787,9 @@ func (l *loader) targetProperty(f map[string]entry, bp, kind string, hc *handler
 	}
 	e := hc.info.e
 	p := e.props[name]
+	if p == nil && hc.info.propsBroken {
+		return nil, true
+	}
 	if p == nil {
 		names := make([]string, 0, len(e.Properties))
 		for _, q := range e.Properties {
@@ -885,15 +893,16 @@ func (l *loader) parseFrom(vs *ValueSource, s, p string, hc *handlerCtx) {
 	segs := strings.Split(s, ".")
 	root := segs[0]
 	rest := segs[1:]
+	var r expr.Root
 	switch root {
 	case "event":
 		if hc.where == inTimeRule {
 			l.errorf(KindRoot, p, "from %q: time rules have no event; use entity.<property>", s)
 			return
 		}
-		vs.FromRoot = expr.RootEvent
+		r = expr.RootEvent
 	case "entity":
-		vs.FromRoot = expr.RootEntity
+		r = expr.RootEntity
 	default:
 		l.errorf(KindInvalidValue, p, "from %q must start with event. or entity.", s)
 		return
@@ -912,8 +921,7 @@ func (l *loader) parseFrom(vs *ValueSource, s, p string, hc *handlerCtx) {
 		l.errorf(KindInvalidValue, p, "from %q: entity references name one property, e.g. entity.plan", s)
 		return
 	}
-	vs.FromPath = rest
-	vs.FromText = s
+	vs.FromRoot, vs.FromPath, vs.FromText = r, rest, s
 	l.froms = append(l.froms, fromSite{path: p, vs: vs, ctx: hc.exprCtx(), entity: hc.info, event: hc.event})
 }
 
@@ -991,6 +999,7 @@ func (l *loader) decodeRelate(ef *Effect, n *yaml.Node, bp string, hc *handlerCt
 	}
 	explicit := false
 	if en, ok := f["hints"]; ok && !l.isNull(en.v) {
+		explicit = true // even when broken: no default on top of an error
 		hp := join(bp, "hints")
 		members, ok := l.mapping(en.v, hp)
 		switch {
@@ -1002,7 +1011,6 @@ func (l *loader) decodeRelate(ef *Effect, n *yaml.Node, bp string, hc *handlerCt
 			fp := join(hp, m.key)
 			l.mark(fp, m.k, l.resolveQuiet(m.v))
 			r.Hints = l.fieldList(m.v, fp, "hint field")
-			explicit = r.Hints != nil
 		}
 	}
 	if en, ok := f["properties"]; ok && !l.isNull(en.v) {

@@ -11,6 +11,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte(mini("thing")))
 	f.Add([]byte(`{"entities": {"a": {"starts": "s", "identity": [{"k": null}], "states": {"s": null}}}}`))
+	if s, _, err := LoadBytes([]byte(base), ""); err == nil {
+		f.Add(s.Canonical) // the JSON path
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, res, err := LoadBytes(data, "fuzz.yaml")
 		if res == nil {

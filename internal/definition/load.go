@@ -35,6 +35,7 @@ type rawDef struct {
 type loader struct {
 	file   string
 	probs  []Problem
+	nerr   int // errors among probs
 	pos    map[string]pos
 	keyPos map[string]pos
 	// misspelled holds the paths of members written under a misspelled key
@@ -54,10 +55,8 @@ type loader struct {
 
 	set      *Set
 	entities map[string]*entityInfo
-	sources  map[string]*Source
 	schemas  map[string]*Schema
 
-	srcPaths map[*Source]string
 	relPaths map[*Relationship]string
 	evPaths  map[*SourceEvent]string
 	mapPaths map[*Mapping]string
@@ -77,9 +76,7 @@ func newLoader() *loader {
 		defs:           map[string][]rawDef{},
 		seen:           map[string]map[string]rawDef{},
 		entities:       map[string]*entityInfo{},
-		sources:        map[string]*Source{},
 		schemas:        map[string]*Schema{},
-		srcPaths:       map[*Source]string{},
 		relPaths:       map[*Relationship]string{},
 		evPaths:        map[*SourceEvent]string{},
 		mapPaths:       map[*Mapping]string{},
@@ -277,21 +274,14 @@ func (l *loader) finish() (*Set, *Result, error) {
 		return nil, res, &Error{Problems: res.Errors}
 	}
 	l.set.Index()
+	l.set.computeFeeds()
 	l.set.seal()
 	return l.set, res, nil
 }
 
 // errs counts the errors found so far; callers compare counts to learn
 // whether decoding one part of a definition failed.
-func (l *loader) errs() int {
-	n := 0
-	for _, p := range l.probs {
-		if p.Severity == SeverityError {
-			n++
-		}
-	}
-	return n
-}
+func (l *loader) errs() int { return l.nerr }
 
 // decodeAll decodes definitions in ascending name order per kind (the order
 // of the Set's slices); each definition's problems carry its own file.
@@ -313,8 +303,6 @@ func (l *loader) decodeAll() {
 				}
 			case kindSources:
 				if s := l.decodeSource(d.name, d.v, path); s != nil {
-					l.sources[d.name] = s
-					l.srcPaths[s] = path
 					l.set.Sources = append(l.set.Sources, s)
 				}
 			case kindSchemas:

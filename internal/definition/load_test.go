@@ -534,3 +534,98 @@ func TestCoerceDefaults(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkLoadBase(b *testing.B) {
+	data := []byte(base)
+	for b.Loop() {
+		if _, _, err := LoadBytes(data, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// JCS writes every character but controls raw, including ones a YAML reader
+// would fold or reject; the canonical form must still reload exactly.
+func TestCanonicalReloadsAwkwardStrings(t *testing.T) {
+	for _, esc := range []string{`\u2028`, `\u2029`, `\u0085`, `\ufeff`, `\t`, `\x7f`, `\u00a0`, `\x9f`, `\U0001F600`} {
+		doc := strings.Replace(mini("thing"), "event_type: t", `event_type: "a`+esc+`b"`, 1)
+		s, _, err := LoadBytes([]byte(doc), "")
+		if err != nil {
+			t.Errorf("%s: %v", esc, err)
+			continue
+		}
+		checkRoundTrip(t, s)
+	}
+}
+
+func TestJSONPositions(t *testing.T) {
+	doc := "{\n  \"entities\": {\n    \"thing\": {\"starts\": \"s\", \"identity\": {\"k\": {}},\n      \"states\": {\"s\": {\"when\": {\"ev\": {\"effects\": [\"créate\"]}}}}}\n  }\n}\n"
+	_, res, err := LoadBytes([]byte(doc), "defs.json")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	p := res.Errors[0]
+	if p.Path != "entities.thing.states.s.when.ev.effects[0]" || p.Line != 4 || p.Column != 52 || !strings.Contains(p.Message, `did you mean "create"?`) {
+		t.Errorf("problem: %s", p)
+	}
+	if off := offsetOf(doc, p.Line, p.Column); !strings.HasPrefix(doc[off:], `"créate"`) {
+		t.Errorf("points at %q", doc[off:])
+	}
+}
+
+func TestFeeds(t *testing.T) {
+	s := mustLoad(t, `
+entities:
+  customer:
+    starts: lead
+    identity: {email: {}}
+    properties:
+      email:    {type: string, sensitive: pii, treatment: mask}
+      phone:    {type: string, sensitive: pii, treatment: hash}
+      nickname: {type: string}
+      display:  {type: string, sensitive: pii, compute: "entity.nickname"}
+      plan:     {type: string}
+    states:
+      lead:
+        when:
+          signup:
+            effects:
+              - create
+              - {set: {property: email, from: event.email}}
+              - {set: {property: phone, compute: "str::trim(event.phone)"}}
+              - {set: {property: nickname, from: event.nick}}
+          upgrade:
+            guard: "event.plan != entity.plan"
+            effects: [{set: {property: plan, from: event.plan}}]
+sources:
+  web:
+    event_type: type
+    timestamp: ts
+    events:
+      signup:
+        mappings: {email: email, phone: contact.phone, nick: {compute: "str::trim(event.profile.nick)"}}
+        hints: {customer: [email]}
+      upgrade:
+        mappings: {email: email, plan: plan}
+        hints: {customer: [email]}
+`)
+	var got []string
+	for _, f := range s.Entity("customer").Feeds {
+		got = append(got, f.EventType+"."+f.Field+":"+f.Treatment+":"+strings.Join(f.RawPaths["web"], "|"))
+	}
+	want := "signup.email:mask:email signup.nick:redact:profile.nick signup.phone:hash:contact.phone upgrade.email:mask:email"
+	if strings.Join(got, " ") != want {
+		t.Errorf("feeds\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+func TestNumberLiteralsRoundTrip(t *testing.T) {
+	doc := strings.Replace(mini("thing"), "mappings: {k: k}", "mappings: {k: k, a: {default: 3.0}, b: {default: 2.5}, c: {type: number, default: 4}, d: {default: 1e30}}", 1)
+	s := mustLoad(t, doc)
+	ms := s.Source("src").Event("ev").Mappings
+	for i, want := range []string{"Int(3)", "Float(2.5)", "Float(4)", "Float(1e+30)"} {
+		if got := ms[i+1].Default.GoString(); got != want {
+			t.Errorf("%s default = %s, want %s", ms[i+1].Field, got, want)
+		}
+	}
+}

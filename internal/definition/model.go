@@ -86,6 +86,12 @@ type Entity struct {
 	// definition order).
 	ComputeOrder []*Property
 
+	// Feeds lists the event fields whose values flow into this entity's
+	// sensitive properties and sensitive identity fields (privacy.md §1),
+	// ascending by event type, then field. Erase removes them, redact treats
+	// them.
+	Feeds []*Feed
+
 	props  map[string]*Property
 	states map[string]*State
 	always map[string]*Handler
@@ -135,6 +141,20 @@ func (e *Entity) Relationship(t string) *Relationship { return e.rels[t] }
 
 // IdentityField returns the identity field named n, or nil.
 func (e *Entity) IdentityField(n string) *IdentityField { return e.idents[n] }
+
+// Feed is a normalized event field feeding sensitive data of an entity type.
+type Feed struct {
+	EventType string
+	Field     string
+	// Treatment is the strongest treatment among the values it feeds:
+	// redact, then hash, then mask.
+	Treatment string
+	// RawPaths maps each source producing EventType to the raw dot paths the
+	// field is read from: the mapping's from path, or every event.<path> its
+	// compute reads. Sources without such a mapping, and constant mappings,
+	// have no entry.
+	RawPaths map[string][]string
+}
 
 // Match modes of identity fields.
 const (

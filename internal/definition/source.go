@@ -252,6 +252,13 @@ func (l *loader) decodeMapping(s *Source, field string, n *yaml.Node, path strin
 					return m
 				}
 				v = cv
+			} else if v.Kind() == value.KindFloat {
+				// Untyped, a default is what a raw JSON value would be: an
+				// integral number is an Int (D16), as the canonical form,
+				// which writes 3.0 as 3, reads it back.
+				if i, ok := floatToInt(v.AsFloat()); ok {
+					v = value.Int(i)
+				}
 			}
 			m.Default, m.HasDefault = v, true
 		}

@@ -279,7 +279,7 @@ func (l *loader) checkExpressions(producers map[string][]producer, outputs map[s
 				}
 				name := ref.Path[0]
 				s.entity.reads[name] = true
-				if s.entity.e.props[name] == nil && !contains(implicitEntityFields, name) {
+				if s.entity.e.props[name] == nil && !s.entity.propsBroken && !contains(implicitEntityFields, name) {
 					l.problem(SeverityError, KindUnknownProperty, s.path, fmt.Sprintf("entity.%s: entity %q has no property %q%s",
 						name, s.entity.e.Name, name, didYouMean(name, propertyCandidates(s.entity.e))), ref.Pos, false)
 				}
@@ -300,7 +300,7 @@ func (l *loader) checkExpressions(producers map[string][]producer, outputs map[s
 		switch f.vs.FromRoot {
 		case expr.RootEntity:
 			f.entity.reads[name] = true
-			if f.entity.e.props[name] == nil && !contains(implicitEntityFields, name) {
+			if f.entity.e.props[name] == nil && !f.entity.propsBroken && !contains(implicitEntityFields, name) {
 				l.errorf(KindUnknownProperty, f.path, "from %q: entity %q has no property %q%s", f.vs.FromText, f.entity.e.Name, name, didYouMean(name, propertyCandidates(f.entity.e)))
 			}
 		case expr.RootEvent:

@@ -35,6 +35,9 @@ type entry struct {
 
 // parseDoc parses one YAML document. It returns nil for an empty document.
 func (l *loader) parseDoc(data []byte) *yaml.Node {
+	if n, err := parseJSON(data); err == nil {
+		return n
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	err := dec.Decode(&doc)
@@ -45,7 +48,7 @@ func (l *loader) parseDoc(data []byte) *yaml.Node {
 		// One document per input; a second one is most likely a stray "---".
 		var second yaml.Node
 		if dec.Decode(&second) == nil {
-			l.probs = append(l.probs, Problem{Severity: SeverityError, Kind: KindStructure, File: l.file,
+			l.add(Problem{Severity: SeverityError, Kind: KindStructure, File: l.file,
 				Line: second.Line, Column: second.Column,
 				Message: "expected one YAML document, found several (a stray \"---\"?)"})
 			return nil
@@ -65,7 +68,7 @@ func (l *loader) parseDoc(data []byte) *yaml.Node {
 		} else {
 			msg = strings.TrimPrefix(msg, "yaml: ")
 		}
-		l.probs = append(l.probs, Problem{Severity: SeverityError, Kind: KindSyntax,
+		l.add(Problem{Severity: SeverityError, Kind: KindSyntax,
 			Message: "invalid YAML: " + msg, File: l.file, Line: line, Column: col})
 		return nil
 	}
@@ -84,7 +87,8 @@ func (l *loader) parseDoc(data []byte) *yaml.Node {
 func (l *loader) resolve(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
 		if i > maxDepth {
-			return nil
+			l.visits = maxVisits // cannot happen with parsed YAML; fail loudly
+			break
 		}
 		n = n.Alias
 	}
@@ -92,7 +96,7 @@ func (l *loader) resolve(n *yaml.Node) *yaml.Node {
 	if l.visits > maxVisits {
 		if !l.exhausted {
 			l.exhausted = true
-			l.probs = append(l.probs, Problem{Severity: SeverityError, Kind: KindStructure, File: l.file,
+			l.add(Problem{Severity: SeverityError, Kind: KindStructure, File: l.file,
 				Message: "document too large: aliases expand to more than a million nodes"})
 		}
 		return nil
@@ -191,7 +195,7 @@ func (l *loader) problem(sev, kind, path, msg string, exprPos int, atKey bool) {
 		where = pos{file: l.file}
 	}
 	p.File, p.Line, p.Column = where.file, where.line, where.col
-	l.probs = append(l.probs, p)
+	l.add(p)
 }
 
 func (l *loader) errorf(kind, path, format string, args ...any) {
@@ -315,7 +319,7 @@ func (l *loader) mapping(n *yaml.Node, path string) ([]entry, bool) {
 // problemAt reports a problem located at node n rather than at a path.
 func (l *loader) problemAt(n *yaml.Node, kind, path, msg string) {
 	w := l.at(n)
-	l.probs = append(l.probs, Problem{Severity: SeverityError, Kind: kind, Path: path, Message: msg,
+	l.add(Problem{Severity: SeverityError, Kind: kind, Path: path, Message: msg,
 		Name: defName(path), File: w.file, Line: w.line, Column: w.col})
 }
 
@@ -549,4 +553,12 @@ func (l *loader) number(n *yaml.Node, path string) (value.Value, bool) {
 	}
 	l.errorf(KindType, path, "expected a number, got %s", describe(l.resolveQuiet(n)))
 	return value.Null, false
+}
+
+// add records a problem, keeping the error count current.
+func (l *loader) add(p Problem) {
+	if p.Severity == SeverityError {
+		l.nerr++
+	}
+	l.probs = append(l.probs, p)
 }

@@ -150,8 +150,8 @@ func (m *Machine) Recompute(entityID string, events []*Event, horizon int64) *Ru
 // ownership of st and mutates it in place; callers that need the stored image
 // afterwards keep a Clone. base is the entity's stored open row (nil if none):
 // rows equal to it are not re-emitted and consolidation treats it as the
-// predecessor. baseRels are the entity's stored open relationship rows; the
-// slice is not modified.
+// predecessor; it is only read. baseRels are the entity's stored open
+// relationship rows; the slice is not modified.
 func (m *Machine) Start(entityID string, st *State, base *Row, baseRels []RelRow) *Run {
 	r := &Run{State: st, m: m, id: entityID, base: base}
 	if n := m.nprops; n <= smallProps {

@@ -239,3 +239,23 @@ func TestStateClone(t *testing.T) {
 		t.Error("nil clone")
 	}
 }
+
+// A Machine serves many concurrent runs (run with -race).
+func TestMachineConcurrentRuns(t *testing.T) {
+	m := machine(showcase(), nil)
+	events := []*Event{
+		ev(1, "signup", "2024-01-01T00:00:00Z", "email", alice),
+		ev(2, "subscribe", "2024-01-02T00:00:00Z", "plan", "pro", "mrr", 49.0),
+		ev(3, "login", "2024-01-03T00:00:00Z"),
+	}
+	want := m.Recompute("c", events, ts("2024-12-01T00:00:00Z"))
+	done := make(chan *Run)
+	for range 8 {
+		go func() { done <- m.Recompute("c", events, ts("2024-12-01T00:00:00Z")) }()
+	}
+	for range 8 {
+		if r := <-done; !sameRows(r.Rows, want.Rows) {
+			t.Errorf("concurrent run differs: %+v", r.Rows)
+		}
+	}
+}

@@ -25,7 +25,10 @@ type Run struct {
 	// storage supersedes it instead of closing it, and a RelRows row with the
 	// same (type, target, valid_from) may take its place.
 	RelClose []RelRow
-	Pending  []Pending
+	// Pending are the relates of applied events whose target keys are all
+	// unknown (identity.md §8).
+	Pending []Pending
+	// Failures are the failed event applications and firings, in order.
 	Failures []Failure
 
 	Created bool // the entity was created by this run
@@ -85,15 +88,14 @@ type failure struct {
 }
 
 func (r *Run) save() {
+	clear(r.writers)
 	st := r.State
+	r.sv.absent = st == nil
 	if st == nil {
-		r.sv.absent = true
 		return
 	}
-	r.sv.absent = false
 	r.sv.st = *st
 	copy(r.sv.props, st.Props)
-	clear(r.writers)
 }
 
 func (r *Run) restore() {

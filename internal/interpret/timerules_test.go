@@ -498,3 +498,34 @@ func TestInactivityRefiresAfterActivity(t *testing.T) {
 		t.Errorf("fired %d", r2.RulesFired)
 	}
 }
+
+// A firing can land on the stored open row's instant (an expiration overdue
+// when the state was entered, evaluated by a later tick): its row replaces
+// the open row and keeps the event's sequence.
+func TestFiringAtBaseInstant(t *testing.T) {
+	d := entityDef{name: "m", starts: "new",
+		states: []stateDef{
+			state("new", on("joined", "", create()), on("go", "", transition("active"))),
+			state("active").rules(rule(definition.RuleExpiration, day, transition("lapsed"))),
+			state("lapsed"),
+		},
+	}
+	m := machine(d, nil)
+	r := m.Start("m1", nil, nil, nil)
+	r.Apply(ev(1, "joined", "2024-01-01T00:00:00Z"))
+	r.Apply(ev(2, "go", "2024-01-10T00:00:00Z"))
+	r.Advance(ts("2024-01-05T00:00:00Z")) // the horizon lags the events
+	base := r.Rows[len(r.Rows)-1]
+	if base.State != "active" {
+		t.Fatalf("rows %+v", r.Rows)
+	}
+	tick := m.Start("m1", r.State, &base, nil)
+	tick.Advance(ts("2024-01-11T00:00:00Z"))
+	if len(tick.Rows) != 1 || tick.Rows[0].ValidFrom != base.ValidFrom || tick.Rows[0].State != "lapsed" || tick.Rows[0].EventSeq != 2 {
+		t.Fatalf("rows %+v", tick.Rows)
+	}
+	want := m.Recompute("m1", []*Event{ev(1, "joined", "2024-01-01T00:00:00Z"), ev(2, "go", "2024-01-10T00:00:00Z")}, ts("2024-01-11T00:00:00Z"))
+	if !sameRows(want.Rows[1:], tick.Rows) {
+		t.Errorf("tick %+v, recompute %+v", tick.Rows, want.Rows)
+	}
+}

@@ -220,3 +220,50 @@ func TestParseTimestampNumberErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestWallToUTCRoundTrip checks, around every transition of several years
+// in zones with DST, half-hour and unusual transitions, that reading an
+// instant's wall time back gives an instant with that wall time, and the
+// earliest one when the wall time occurs twice; and that wall times in a
+// gap are read with the offset before it.
+func TestWallToUTCRoundTrip(t *testing.T) {
+	zones := []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Sao_Paulo",
+		"Pacific/Apia", "Asia/Tehran", "America/Santiago", "Africa/Casablanca", "Europe/Dublin"}
+	start := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, name := range zones {
+		loc := mustLoc(t, name)
+		transitions := 0
+		for at := start.In(loc); at.Before(end); {
+			_, next := at.ZoneBounds()
+			if next.IsZero() {
+				break
+			}
+			transitions++
+			for u := next.Unix() - 4*3600; u <= next.Unix()+4*3600; u += 300 {
+				local := time.Unix(u, 0).In(loc)
+				_, off := local.Zone()
+				wall := u + int64(off)
+				got := wallToUTC(wall, loc)
+				_, goff := time.Unix(got, 0).In(loc).Zone()
+				if got+int64(goff) != wall || got > u {
+					t.Fatalf("%s: wall %s (from %s) → %s", name, local.Format(time.DateTime),
+						time.Unix(u, 0).UTC().Format(time.RFC3339), time.Unix(got, 0).UTC().Format(time.RFC3339))
+				}
+			}
+			// Wall times skipped by a forward jump move forward by the gap.
+			_, before := time.Unix(next.Unix()-1, 0).In(loc).Zone()
+			_, after := next.Zone()
+			for w := next.Unix() + int64(before); w < next.Unix()+int64(after); w += 300 {
+				if got := wallToUTC(w, loc); got != w-int64(before) {
+					t.Fatalf("%s: gap wall %s → %s, want %s", name, time.Unix(w, 0).UTC().Format(time.DateTime),
+						time.Unix(got, 0).UTC().Format(time.RFC3339), time.Unix(w-int64(before), 0).UTC().Format(time.RFC3339))
+				}
+			}
+			at = next
+		}
+		if transitions < 10 {
+			t.Errorf("%s: only %d transitions", name, transitions)
+		}
+	}
+}

@@ -30,7 +30,9 @@ type Driver interface {
 	// settings. The runner calls SetClock before Open.
 	Open(ctx context.Context, defs []byte, cfg Config) error
 	// Reopen closes the engine and opens it again on the same database. A nil
-	// defs keeps the current definitions, a nil cfg the current settings.
+	// defs keeps the current definitions, a nil cfg the current settings;
+	// a non-nil cfg is complete (the runner has merged the reopen step's keys
+	// into the current settings).
 	Reopen(ctx context.Context, defs []byte, cfg *Config) error
 	// Close closes the engine (end of scenario); it may be called when Open
 	// failed or was never called.
@@ -101,6 +103,9 @@ type Driver interface {
 	// row objects (README §7.10).
 	Graph(ctx context.Context, q GraphQuery) (any, error)
 }
+
+// CLIUnsupported are the tags a CLI runner skips (README §3, §10).
+var CLIUnsupported = []string{"versions", "engine-config", "graph"}
 
 // Config holds the scenario's engine settings (README §2).
 type Config struct {

@@ -115,12 +115,12 @@ steps:
 func TestParseRejects(t *testing.T) {
 	base := "id: '900'\nname: x\ntags: []\ncovers: []\nwhat: x\nclock: '2024-01-01T00:00:00Z'\ndefinitions: {}\n"
 	for _, steps := range []string{
-		"steps: [{ingest: {source: a, events: []}}]",             // process missing
-		"steps: [{build: {fast: true}}]",                         // unknown key
-		"steps: [{expect: {tables: {}}}]",                        // unknown kind
-		"steps: [{frobnicate: {}}]",                              // unknown step
-		"steps: [{build: {}, tick: {}}]",                         // two keys
-		"steps: [{clock: '2024-01-01'}]",                         // no time
+		"steps: [{ingest: {source: a, events: []}}]",               // process missing
+		"steps: [{build: {fast: true}}]",                           // unknown key
+		"steps: [{expect: {tables: {}}}]",                          // unknown kind
+		"steps: [{frobnicate: {}}]",                                // unknown step
+		"steps: [{build: {}, tick: {}}]",                           // two keys
+		"steps: [{clock: '2024-01-01'}]",                           // no time
 		"steps: [{ingest: {source: a, process: yes, events: []}}]", // not a bool
 	} {
 		if _, err := Parse([]byte(base + steps)); err == nil {

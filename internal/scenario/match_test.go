@@ -35,11 +35,11 @@ func j(t *testing.T, text string) any {
 func TestMatchValue(t *testing.T) {
 	inst := instantPlace
 	cases := []struct {
-		name   string
-		exp    string // YAML
-		act    string // JSON; "" = missing member
-		p      *place
-		ok     bool
+		name string
+		exp  string // YAML
+		act  string // JSON; "" = missing member
+		p    *place
+		ok   bool
 	}{
 		{"int equals float", "49", "49.0", plain, true},
 		{"float equals int", "49.0", "49", plain, true},

@@ -30,14 +30,14 @@ func TestParseRef(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{
-		"order by email x",         // undeclared type
-		"customer by name x",       // not an identity field
-		"customer with email x",    // no "by"
-		"customer by email",        // no value
-		"$",                        // empty handle
-		"$9x",                      // bad handle
-		"id ",                      // empty id
-		"alice@example.com",        // not a ref
+		"order by email x",      // undeclared type
+		"customer by name x",    // not an identity field
+		"customer with email x", // no "by"
+		"customer by email",     // no value
+		"$",                     // empty handle
+		"$9x",                   // bad handle
+		"id ",                   // empty id
+		"alice@example.com",     // not a ref
 	} {
 		if _, err := ParseRef(bad, defs); err == nil {
 			t.Errorf("%q accepted", bad)
@@ -52,11 +52,11 @@ func TestParseRef(t *testing.T) {
 func TestSubstitute(t *testing.T) {
 	h := map[string]string{"a": "ID1", "ab": "ID2"}
 	cases := map[string]string{
-		"merged into $a":         "merged into ID1",
-		"$ab and $a.":            "ID2 and ID1.",
-		"unknown $zz stays":      "unknown $zz stays",
-		"no tokens":              "no tokens",
-		"Merged into $a":         "Merged into ID1",
+		"merged into $a":    "merged into ID1",
+		"$ab and $a.":       "ID2 and ID1.",
+		"unknown $zz stays": "unknown $zz stays",
+		"no tokens":         "no tokens",
+		"Merged into $a":    "Merged into ID1",
 	}
 	for in, want := range cases {
 		if got := Substitute(in, h); got != want {

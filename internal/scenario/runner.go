@@ -49,6 +49,7 @@ func runTB(t tb, s *Scenario, d Driver, skipTags []string) {
 		handles:     map[string]string{},
 		versionDefs: map[string]versionDef{},
 		step:        -1,
+		lastStep:    -1,
 	}
 	defer func() {
 		if err := d.Close(); err != nil {

@@ -17,12 +17,14 @@ type fakeTB struct {
 	failed  bool
 }
 
-func (f *fakeTB) Helper()                           {}
-func (f *fakeTB) Errorf(format string, args ...any) { f.errors = append(f.errors, fmt.Sprintf(format, args...)) }
-func (f *fakeTB) Logf(string, ...any)               {}
-func (f *fakeTB) Skipf(format string, args ...any)  { f.skipped = fmt.Sprintf(format, args...) }
-func (f *fakeTB) FailNow()                          { f.failed = true }
-func (f *fakeTB) Context() context.Context          { return f.ctx }
+func (f *fakeTB) Helper() {}
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.errors = append(f.errors, fmt.Sprintf(format, args...))
+}
+func (f *fakeTB) Logf(string, ...any)              {}
+func (f *fakeTB) Skipf(format string, args ...any) { f.skipped = fmt.Sprintf(format, args...) }
+func (f *fakeTB) FailNow()                         { f.failed = true }
+func (f *fakeTB) Context() context.Context         { return f.ctx }
 
 // fakeDriver answers from fixed data; it records the calls it gets.
 type fakeDriver struct {
@@ -51,7 +53,7 @@ func (f *fakeDriver) Reopen(ctx context.Context, defs []byte, cfg *Config) error
 	_, err := f.call("Reopen")
 	return err
 }
-func (f *fakeDriver) Close() error          { return nil }
+func (f *fakeDriver) Close() error         { return nil }
 func (f *fakeDriver) SetClock(t time.Time) { f.clock = t }
 func (f *fakeDriver) Validate(ctx context.Context, defs []byte) (map[string]any, error) {
 	return f.call("Validate")

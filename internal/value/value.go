@@ -44,7 +44,9 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// Value is one dynamically typed value. The zero Value is Null.
+// Value is one dynamically typed value. The zero Value is Null. Compare
+// Values with Equal, never with ==, which compares pointers of strings,
+// arrays and objects rather than their contents.
 //
 // Layout: n carries the scalar payload (bool, int64, float64 bits, µs) or the
 // length of a string/array; p points at string bytes, array elements or the

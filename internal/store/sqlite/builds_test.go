@@ -10,6 +10,7 @@ import (
 )
 
 func TestStoredAndRetire(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	set := testSet()
@@ -70,6 +71,7 @@ func TestStoredAndRetire(t *testing.T) {
 }
 
 func TestDueStates(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	ensure(t, s, "v1", plainSet())

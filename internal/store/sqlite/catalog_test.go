@@ -8,6 +8,7 @@ import (
 )
 
 func TestVersions(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	write(t, s, func(tx store.Tx) {
@@ -43,6 +44,7 @@ func TestVersions(t *testing.T) {
 }
 
 func TestBuildState(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	ensure(t, s, "v1", plainSet())

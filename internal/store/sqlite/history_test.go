@@ -19,6 +19,7 @@ func row(id string, from, to int64, props []value.Value) store.HistoryRow {
 }
 
 func TestWriteHistory(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	set := plainSet()
@@ -96,6 +97,7 @@ func withRec(r store.HistoryRow, at int64) store.HistoryRow {
 }
 
 func TestTypedValuesRoundTrip(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	ctx := t.Context()
@@ -151,6 +153,7 @@ func TestTypedValuesRoundTrip(t *testing.T) {
 }
 
 func TestMergedIDsAndRelationshipView(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	set := testSet()

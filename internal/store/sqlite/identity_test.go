@@ -36,6 +36,7 @@ func seedIdentity(t *testing.T, s *Store) {
 }
 
 func TestIdentityRows(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	seedIdentity(t, s)
@@ -94,6 +95,7 @@ func TestIdentityRows(t *testing.T) {
 }
 
 func TestMergeChain(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	seedIdentity(t, s)
@@ -167,6 +169,7 @@ func TestMergeChain(t *testing.T) {
 }
 
 func TestResetIdentity(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	seedIdentity(t, s)

@@ -14,6 +14,7 @@ func ev(id, source string, ts int64) store.LedgerRow {
 }
 
 func TestLedgerAppendAndLookups(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	rows := []store.LedgerRow{ev("e1", "shop", 30), ev("e2", "shop", 10), ev("e3", "crm", 20), ev("m1", "_defacto", 40)}
@@ -98,6 +99,7 @@ func withSeq(r store.LedgerRow, seq int64) store.LedgerRow {
 }
 
 func TestLedgerBatchesBeyondChunk(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	n := 2*inChunk + 37
@@ -139,6 +141,7 @@ func TestLedgerBatchesBeyondChunk(t *testing.T) {
 }
 
 func TestUpdateNormalized(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	rows := []store.LedgerRow{ev("e1", "shop", 1), ev("e2", "shop", 2)}

@@ -13,6 +13,7 @@ import (
 )
 
 func TestOpenCreatesNamespace(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	read(t, s, func(tx store.Tx) {
@@ -62,6 +63,7 @@ func TestOpenCreatesNamespace(t *testing.T) {
 }
 
 func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	write(t, s, func(tx store.Tx) { must(t, tx.SetMeta(t.Context(), "salt", "abc")) })
@@ -84,6 +86,7 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 func TestOpenEmptyFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "defacto.db")
 	must(t, os.WriteFile(p, nil, 0o644))
@@ -96,6 +99,7 @@ func TestOpenEmptyFile(t *testing.T) {
 }
 
 func TestOpenFormatTooNew(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "defacto.db")
 	s := openTest(t, dir)
@@ -113,6 +117,7 @@ func TestOpenFormatTooNew(t *testing.T) {
 }
 
 func TestOpenForeign(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 
 	garbage := filepath.Join(dir, "garbage.db")
@@ -148,6 +153,7 @@ func TestOpenForeign(t *testing.T) {
 }
 
 func TestMigrationsAreOrdered(t *testing.T) {
+	t.Parallel()
 	if len(migrations) == 0 {
 		t.Fatal("no migrations embedded")
 	}
@@ -157,6 +163,7 @@ func TestMigrationsAreOrdered(t *testing.T) {
 }
 
 func TestReadIsReadOnly(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	err := s.Read(t.Context(), func(tx store.Tx) error { return tx.SetMeta(t.Context(), "k", "v") })
 	if err == nil {
@@ -165,6 +172,7 @@ func TestReadIsReadOnly(t *testing.T) {
 }
 
 func TestCommitThenRollback(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	tx, err := s.Begin(t.Context())
 	must(t, err)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestQuery(t *testing.T) {
+	t.Parallel()
 	s := openTest(t, t.TempDir())
 	ctx := t.Context()
 	set := plainSet()
@@ -64,6 +65,7 @@ func TestQuery(t *testing.T) {
 }
 
 func TestParseInstant(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]int64{
 		"1970-01-01T00:00:01Z":             1_000_000,
 		"1970-01-01T01:00:01+01:00":        1_000_000,

@@ -208,6 +208,13 @@ func versionStoreDDL(sc string, set *definition.Set) ([]string, error) {
 	PRIMARY KEY ("source_id", "relationship_type", "event_sequence", "key_hash")
 ) STRICT, WITHOUT ROWID`,
 		createIndex(sc, "pending_relations", "key_hash", false, []string{"key_hash"}, ""),
+		// Internal: events whose interpretation failed for an entity and has
+		// not succeeded since (BuildStatus.failed_events, D14).
+		`CREATE TABLE IF NOT EXISTS `+sc+`."failed_events" (
+	"entity_id" TEXT NOT NULL,
+	"sequence" INTEGER NOT NULL,
+	PRIMARY KEY ("entity_id", "sequence")
+) STRICT, WITHOUT ROWID`,
 	)
 
 	var rels []relDecl

@@ -28,6 +28,7 @@ func columns(t *testing.T, db *sql.DB, name string) []string {
 }
 
 func TestEnsureVersionStore(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	ensure(t, s, "v1", testSet())
@@ -104,6 +105,7 @@ func TestEnsureVersionStore(t *testing.T) {
 }
 
 func TestRelationshipsViewWithoutRelationships(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	ensure(t, s, "plain", plainSet())
@@ -121,6 +123,7 @@ func TestRelationshipsViewWithoutRelationships(t *testing.T) {
 }
 
 func TestVersionStoreGuards(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	ensure(t, s, "v1", plainSet())
@@ -148,6 +151,7 @@ func TestVersionStoreGuards(t *testing.T) {
 }
 
 func TestVersionStoreAfterReopen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	set := plainSet()

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers "sqlite": the engine's driver, without its private functions
+)
+
+// ChunkSize is the number of ledger rows per floor transaction: the
+// engine's default BatchSize.
+const ChunkSize = 100
+
+// Snapshot is every row the engine left in the tables that carry data
+// (ledger, identity, entity_ids, event_entities, merge_log; history,
+// entity_state, merged_ids of the version store), read back with SQL, plus
+// the DDL of both files.
+type Snapshot struct {
+	MainDDL, StoreDDL []string
+	Tables            []*Table
+	Chunks            int // ceil(ledger head / ChunkSize)
+	LedgerRows        int
+}
+
+// Table is the rows of one table, each assigned to the chunk (transaction)
+// of the ledger row that produced it.
+type Table struct {
+	Schema, Name string
+	Cols         []string
+	Rows         [][]any
+	Chunk        []int // per row
+}
+
+// Rows counts every row of the snapshot.
+func (s *Snapshot) Rows() int {
+	n := 0
+	for _, t := range s.Tables {
+		n += len(t.Rows)
+	}
+	return n
+}
+
+// bookkeeping tables are not part of the floor: they hold a handful of rows
+// the engine rewrites per transaction (cursors, marks, versions).
+var bookkeeping = map[string]bool{
+	"meta": true, "definition_versions": true, "build_state": true, "store_meta": true, "sqlite_sequence": true,
+}
+
+// chunkExpr says which ledger sequence produced a row of a table: the row
+// goes into that sequence's chunk. NULL (or a table not listed) means the
+// last chunk.
+func chunkExpr(schema, table string) string {
+	switch {
+	case schema == "main" && (table == "ledger" || table == "event_entities"):
+		return `"sequence"`
+	case schema == "main" && table == "identity":
+		return `created_seq`
+	case schema == "main" && table == "entity_ids":
+		return `birth_seq`
+	case schema == "main" && table == "merge_log":
+		return `merge_seq`
+	case table == "entity_state":
+		return `json_extract(data, '$.last_applied_seq')`
+	case table == "merged_ids":
+		return `(SELECT m.merge_seq FROM main.merge_log m WHERE m.from_entity_id = entity_id)`
+	case strings.HasSuffix(table, "_history_all"), table == "pending_relations":
+		return `event_sequence`
+	}
+	return `NULL`
+}
+
+// dsn is the connection string of a harness SQLite connection: the engine's
+// pragmas (WAL, synchronous=NORMAL, secure_delete=ON, busy timeout) and
+// BEGIN IMMEDIATE transactions.
+func dsn(path string, readOnly bool) string {
+	u := url.URL{Scheme: "file", Path: path}
+	q := "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=foreign_keys(OFF)&_pragma=secure_delete(ON)&_txlock=immediate"
+	if readOnly {
+		q = "_pragma=busy_timeout(5000)&_pragma=query_only(ON)"
+	}
+	u.RawQuery = q
+	return u.String()
+}
+
+// openOne opens path on a single-connection pool (attachments and prepared
+// statements stay on that connection, as in the engine's writer pool).
+func openOne(path string, readOnly bool) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	return db, db.Ping()
+}
+
+// ReadSnapshot reads the DDL and data rows of the closed engine database in
+// dir (DBPath and StorePath).
+func ReadSnapshot(ctx context.Context, dir string) (*Snapshot, error) {
+	db, err := openOne(DBPath(dir), true)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `ATTACH ? AS `+Version, StorePath(dir)); err != nil {
+		return nil, err
+	}
+	s := &Snapshot{}
+	var head int64
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(max("sequence"), 0), count(*) FROM ledger`).Scan(&head, &s.LedgerRows); err != nil {
+		return nil, err
+	}
+	s.Chunks = max(1, int((head+ChunkSize-1)/ChunkSize))
+	for _, schema := range []string{"main", Version} {
+		rows, err := db.QueryContext(ctx, `SELECT type, name, sql FROM `+schema+`.sqlite_master
+			WHERE sql IS NOT NULL ORDER BY rowid`)
+		if err != nil {
+			return nil, err
+		}
+		var tables []string
+		for rows.Next() {
+			var typ, name, ddl string
+			if err := rows.Scan(&typ, &name, &ddl); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if strings.HasPrefix(name, "sqlite_") {
+				continue // made by SQLite itself (sqlite_sequence)
+			}
+			if typ == "table" && !bookkeeping[name] {
+				tables = append(tables, name) // bookkeeping tables are created, never filled
+			}
+			if schema == "main" {
+				s.MainDDL = append(s.MainDDL, ddl)
+			} else {
+				s.StoreDDL = append(s.StoreDDL, ddl)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for _, name := range tables {
+			t, err := readTable(ctx, db, schema, name, s.Chunks)
+			if err != nil {
+				return nil, fmt.Errorf("read %s.%s: %w", schema, name, err)
+			}
+			s.Tables = append(s.Tables, t)
+		}
+	}
+	return s, nil
+}
+
+func readTable(ctx context.Context, db *sql.DB, schema, name string, chunks int) (*Table, error) {
+	q := `SELECT ` + chunkExpr(schema, name) + `, * FROM ` + schema + `."` + name + `"`
+	if schema == "main" && name == "ledger" {
+		q += ` ORDER BY "sequence"`
+	}
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{Schema: schema, Name: name, Cols: cols[1:]}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		chunk := chunks - 1
+		if seq, ok := vals[0].(int64); ok && seq > 0 {
+			chunk = min(int((seq-1)/ChunkSize), chunks-1)
+		}
+		t.Rows = append(t.Rows, vals[1:])
+		t.Chunk = append(t.Chunk, chunk)
+	}
+	return t, rows.Err()
+}
+
+// FloorResult is one timed raw insert of a snapshot.
+type FloorResult struct {
+	Rows     int
+	Chunks   int
+	Duration time.Duration
+	CPU      time.Duration // process CPU time (user+system) during Duration
+}
+
+// Floor creates an empty database pair in dir with the snapshot's DDL (main
+// file and attached version store, set up like the engine's), then times
+// inserting the snapshot's rows of the tables keep selects (nil: all) in
+// one BEGIN IMMEDIATE transaction per chunk, through prepared single-row
+// INSERT statements. Creating the schema and preparing are not timed.
+//
+// storeSync is the synchronous level of the attached version store:
+// "NORMAL" like the main file, or "" to leave SQLite's default for attached
+// files (FULL: the WAL is synced at every commit), which is what the engine
+// runs with today.
+func Floor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, storeSync string) (*FloorResult, error) {
+	mainPath := filepath.Join(dir, "floor.db")
+	storePath := filepath.Join(dir, "floor."+Version+".db")
+	for _, p := range []string{mainPath, storePath} {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(p + suffix); err != nil && !os.IsNotExist(err) {
+				return nil, err
+			}
+		}
+	}
+	// The version store is made in its own file first, as the engine does
+	// (WAL is set when the file is created).
+	sdb, err := openOne(storePath, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range s.StoreDDL {
+		if _, err := sdb.ExecContext(ctx, q); err != nil {
+			sdb.Close()
+			return nil, fmt.Errorf("store DDL %q: %w", q, err)
+		}
+	}
+	if err := sdb.Close(); err != nil {
+		return nil, err
+	}
+	db, err := openOne(mainPath, false)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	for _, q := range s.MainDDL {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("main DDL %q: %w", q, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `ATTACH ? AS `+Version, storePath); err != nil {
+		return nil, err
+	}
+	if _, err := db.ExecContext(ctx, `PRAGMA `+Version+`.secure_delete = ON`); err != nil {
+		return nil, err
+	}
+	if storeSync != "" {
+		if _, err := db.ExecContext(ctx, `PRAGMA `+Version+`.synchronous = `+storeSync); err != nil {
+			return nil, err
+		}
+	}
+
+	// Per chunk, per table, the rows to insert.
+	type part struct {
+		st   *sql.Stmt
+		rows [][]any
+	}
+	var tables []*Table
+	for _, t := range s.Tables {
+		if len(t.Rows) > 0 && (keep == nil || keep(t)) {
+			tables = append(tables, t)
+		}
+	}
+	// Main tables first, ledger first: the order the engine writes in.
+	slices.SortStableFunc(tables, func(a, b *Table) int {
+		rank := func(t *Table) int {
+			switch {
+			case t.Schema == "main" && t.Name == "ledger":
+				return 0
+			case t.Schema == "main":
+				return 1
+			}
+			return 2
+		}
+		return rank(a) - rank(b)
+	})
+	stmts := make([]*sql.Stmt, len(tables))
+	for i, t := range tables {
+		cols := make([]string, len(t.Cols))
+		for j, c := range t.Cols {
+			cols[j] = `"` + c + `"`
+		}
+		q := `INSERT INTO ` + t.Schema + `."` + t.Name + `" (` + strings.Join(cols, ", ") + `) VALUES (` +
+			strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + `)`
+		if stmts[i], err = db.PrepareContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", q, err)
+		}
+		defer stmts[i].Close()
+	}
+	chunks := make([][]part, s.Chunks)
+	res := &FloorResult{Chunks: s.Chunks}
+	for i, t := range tables {
+		byChunk := make([][][]any, s.Chunks)
+		for j, row := range t.Rows {
+			byChunk[t.Chunk[j]] = append(byChunk[t.Chunk[j]], row)
+		}
+		for c, rows := range byChunk {
+			if len(rows) > 0 {
+				chunks[c] = append(chunks[c], part{st: stmts[i], rows: rows})
+				res.Rows += len(rows)
+			}
+		}
+	}
+
+	start := time.Now()
+	cpu0 := cpuTime()
+	for _, parts := range chunks {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range parts {
+			st := tx.StmtContext(ctx, p.st)
+			for _, row := range p.rows {
+				if _, err := st.ExecContext(ctx, row...); err != nil {
+					tx.Rollback()
+					return nil, err
+				}
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, err
+		}
+	}
+	res.Duration = time.Since(start)
+	res.CPU = cpuTime() - cpu0
+	return res, nil
+}
+
+// ScanLedger times the raw read of a ledger: SELECT every ledger row of the
+// closed engine database in dir and json-decode its data (and data_types,
+// when present) into Go maps. It returns the rows read.
+func ScanLedger(ctx context.Context, dir string) (int, Span, error) {
+	db, err := openOne(DBPath(dir), true)
+	if err != nil {
+		return 0, Span{}, err
+	}
+	defer db.Close()
+	var n int
+	sp, err := timed(func() error {
+		n, err = scanLedger(ctx, db)
+		return err
+	})
+	return n, sp, err
+}
+
+func scanLedger(ctx context.Context, db *sql.DB) (int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT "sequence", event_id, source, event_type, "timestamp", data, data_types
+		FROM ledger ORDER BY "sequence"`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var (
+			seq, ts        int64
+			id, src, typ   string
+			data           []byte
+			types          sql.RawBytes
+			decoded, tmeta map[string]any
+		)
+		if err := rows.Scan(&seq, &id, &src, &typ, &ts, &data, &types); err != nil {
+			return 0, err
+		}
+		if err := json.Unmarshal(data, &decoded); err != nil {
+			return 0, fmt.Errorf("ledger row %d: %w", seq, err)
+		}
+		if len(types) > 0 {
+			if err := json.Unmarshal(types, &tmeta); err != nil {
+				return 0, fmt.Errorf("ledger row %d: %w", seq, err)
+			}
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"github.com/defacto-dev/defacto"
+)
+
+// Span is one timed section: wall-clock time and the process CPU time
+// (user+system) spent in it. Wall minus CPU is, on these measurements,
+// mostly time waiting for fsync.
+type Span struct {
+	Wall, CPU time.Duration
+}
+
+func timed(f func() error) (Span, error) {
+	c0, t0 := cpuTime(), time.Now()
+	err := f()
+	return Span{Wall: time.Since(t0), CPU: cpuTime() - c0}, err
+}
+
+// ProcessRun is one timed Ingest(ctx, "app", events, defacto.Process) on a
+// fresh database.
+type ProcessRun struct {
+	Span
+	Result *defacto.IngestResult
+	// Heap: HeapInuse after GC just before the call (the input events are
+	// live), the peaks sampled during the call (HeapInuse and the GC's live
+	// heap), and HeapInuse after GC once it returned (the result is live).
+	HeapBase, HeapPeak, LivePeak, HeapAfter uint64
+}
+
+// RunProcess opens a fresh engine in dir, ingests w with Process and closes
+// the engine. Only the Ingest call is timed (and profiled into cpuprofile
+// when it is not nil).
+func RunProcess(ctx context.Context, defs *defacto.Definitions, w *Workload, dir string, cpuprofile io.Writer) (*ProcessRun, error) {
+	e, err := OpenEngine(ctx, defs, dir, w.Params.Start)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	run := &ProcessRun{HeapBase: heapAfterGC()}
+	if cpuprofile != nil {
+		if err := pprof.StartCPUProfile(cpuprofile); err != nil {
+			return nil, err
+		}
+	}
+	hs := startHeapSampler(5 * time.Millisecond)
+	run.Span, err = timed(func() error {
+		run.Result, err = e.Ingest(ctx, Source, w.Events, defacto.Process)
+		return err
+	})
+	run.HeapPeak, run.LivePeak = hs.Stop()
+	if cpuprofile != nil {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ingest process: %w", err)
+	}
+	run.HeapAfter = heapAfterGC()
+	if err := checkIngest(run.Result, len(w.Events)); err != nil {
+		return nil, err
+	}
+	return run, e.Close()
+}
+
+// AppendRun is the append-only path on one fresh database: an empty build
+// (so the next one is incremental), then timed: an AppendOnly ingest, an
+// incremental Build, a full rebuild and a Tick.
+type AppendRun struct {
+	Append     Span
+	AppendRes  *defacto.IngestResult
+	Build      Span
+	BuildRes   *defacto.BuildResult
+	Rebuild    Span
+	RebuildRes *defacto.BuildResult
+	Tick       Span
+	TickRes    *defacto.TickResult // nil when skipped
+	TickAsOf   time.Time
+}
+
+// RunAppend runs the append-only path in dir. Tick evaluates time rules at
+// the workload's end plus 180 days, when every trial has expired and every
+// active customer is past the 90-day inactivity threshold.
+func RunAppend(ctx context.Context, defs *defacto.Definitions, w *Workload, dir string, tick bool) (*AppendRun, error) {
+	e, err := OpenEngine(ctx, defs, dir, w.Params.Start)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	if _, err := e.Build(ctx, defacto.BuildOptions{}); err != nil {
+		return nil, fmt.Errorf("initial build: %w", err)
+	}
+	run := &AppendRun{}
+	if run.Append, err = timed(func() error {
+		run.AppendRes, err = e.Ingest(ctx, Source, w.Events, defacto.AppendOnly)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("ingest append-only: %w", err)
+	}
+	if err := checkIngest(run.AppendRes, len(w.Events)); err != nil {
+		return nil, err
+	}
+	if run.Build, err = timed(func() error {
+		run.BuildRes, err = e.Build(ctx, defacto.BuildOptions{})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	if run.BuildRes.Mode != defacto.ModeIncremental {
+		return nil, fmt.Errorf("build after append-only ran mode %s (%v), want %s", run.BuildRes.Mode, run.BuildRes.Reasons, defacto.ModeIncremental)
+	}
+	if run.Rebuild, err = timed(func() error {
+		run.RebuildRes, err = e.Build(ctx, defacto.BuildOptions{Full: true})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("full rebuild: %w", err)
+	}
+	if tick {
+		run.TickAsOf = w.End.Add(180 * 24 * time.Hour)
+		if run.Tick, err = timed(func() error {
+			run.TickRes, err = e.Tick(ctx, run.TickAsOf)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("tick: %w", err)
+		}
+	}
+	return run, e.Close()
+}
+
+// freshDir returns an empty directory name under base.
+func freshDir(base, name string) (string, error) {
+	d := filepath.Join(base, name)
+	if err := os.RemoveAll(d); err != nil {
+		return "", err
+	}
+	return d, os.MkdirAll(d, 0o755)
+}
+
+// rate is events (or rows) per second.
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
