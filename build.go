@@ -439,7 +439,7 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 			if err != nil {
 				return err
 			}
-			w := &stageWriter{e: e, tx: lifecycle(tx), ctx: ctx, st: stats.pending, horizon: bs.TickHorizon, hi: idc, now: e.now()}
+			w := &stageWriter{e: e, tx: tx, ctx: ctx, st: stats.pending, horizon: bs.TickHorizon, hi: idc, now: e.now()}
 			for _, r := range part {
 				if r.Status == store.StatusMerged {
 					if m, ok := lastMerge[r.ID]; ok {
@@ -544,7 +544,7 @@ func (e *Engine) BuildStatus(ctx context.Context) (*BuildStatus, error) {
 		if out.LiveEvents, out.DuplicateEvents, err = tx.LedgerStats(ctx); err != nil {
 			return err
 		}
-		if out.FailedEvents, err = lifecycle(tx).CountFailedEvents(ctx, e.version); err != nil {
+		if out.FailedEvents, err = tx.CountFailedEvents(ctx, e.version); err != nil {
 			return err
 		}
 		d, err := e.detect(ctx, tx, BuildOptions{})

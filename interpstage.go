@@ -158,7 +158,7 @@ func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]
 	if hi <= lo {
 		return nil
 	}
-	w := &stageWriter{e: e, tx: lifecycle(tx), ctx: ctx, st: st, horizon: bs.TickHorizon, hi: hi, index: index, now: e.now()}
+	w := &stageWriter{e: e, tx: tx, ctx: ctx, st: st, horizon: bs.TickHorizon, hi: hi, index: index, now: e.now()}
 	for lo < hi {
 		// Sub-ranges bound memory on large builds.
 		sub := hi
@@ -178,7 +178,7 @@ func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]
 // stageWriter interprets one range of one version and writes the result.
 type stageWriter struct {
 	e       *Engine
-	tx      txAll
+	tx      store.Tx
 	ctx     context.Context
 	st      *runStats
 	horizon int64
@@ -186,16 +186,6 @@ type stageWriter struct {
 	index   map[int64]int
 	now     int64
 }
-
-// txAll is a transaction with the lifecycle operations every backend has.
-type txAll interface {
-	store.Tx
-	store.LifecycleTx
-}
-
-// lifecycle widens a backend transaction to txAll. Every backend
-// implements both interfaces; see store.LifecycleTx.
-func lifecycle(tx store.Tx) txAll { return tx.(txAll) }
 
 func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	ctx, tx := w.ctx, w.tx

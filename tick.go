@@ -95,7 +95,7 @@ func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickR
 				}
 				res.RulesFired += run.RulesFired
 				res.Transitions += run.Transitions
-				w := &stageWriter{e: e, tx: lifecycle(tx), ctx: ctx, st: newRunStats().pending, horizon: at, hi: idc, now: e.now()}
+				w := &stageWriter{e: e, tx: tx, ctx: ctx, st: newRunStats().pending, horizon: at, hi: idc, now: e.now()}
 				if len(run.Rows) > 0 && hasBase && run.Rows[0].ValidFrom == base.ValidFrom {
 					// A firing lands on the open row's instant (an overdue
 					// expiration on state entry): rebuild the entity so the

@@ -108,3 +108,18 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGenerate measures the event generator alone (it runs inside the
+// timed write loop): one op generates EventsPerOp events, like one
+// BenchmarkWrite op.
+func BenchmarkGenerate(b *testing.B) {
+	g := sd.NewGen(sd.SeedCustomers, 0)
+	var sink int
+	for b.Loop() {
+		for range sd.EventsPerOp {
+			sink += len(g.Next().Data)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*sd.EventsPerOp)/1000, "µs/event")
+	_ = sink
+}

@@ -198,3 +198,7 @@ func rawPaths(m *Mapping) []string {
 	}
 	return out
 }
+
+// RawPaths lists the raw dot paths a mapping reads: its from path, or the
+// event.* references of its compute expression.
+func RawPaths(m *Mapping) []string { return rawPaths(m) }

@@ -56,6 +56,8 @@ type Dialect interface {
 
 // Tx is one transaction. Methods are grouped by pipeline stage.
 type Tx interface {
+	LifecycleTx
+
 	Commit() error
 	Rollback() error
 

@@ -27,10 +27,11 @@
 // SQLite commits a transaction that spans WAL databases file by file, so a
 // crash between two file commits could leave a version store out of step with
 // the namespace (history written without the cursor that covers it, or the
-// reverse). Every transaction that writes a version store therefore also
-// writes one random commit mark to the store and to the main file
-// (meta key store_mark/<version>); BuildState reports a version whose marks
-// differ as dirty, which makes the next build a full one (builds.md §5).
+// reverse). Every transaction that writes a version store, or writes its
+// build state, therefore also writes one random commit mark to the store and
+// to the main file (meta key store_mark/<version>); BuildState reports a
+// version whose marks differ, or whose store file is gone, as dirty, which
+// makes the next build a full one (builds.md §5).
 //
 // # SQL
 //
