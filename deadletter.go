@@ -83,4 +83,3 @@ func (d *deadLetterWriter) Close() error {
 	d.f = nil
 	return err
 }
-

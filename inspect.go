@@ -2,7 +2,7 @@ package defacto
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"math"
 	"time"
 
@@ -257,4 +257,3 @@ func evalOut(v value.Value) any {
 	}
 	return v.ToAny()
 }
-

@@ -2,7 +2,7 @@ package defacto
 
 import (
 	"context"
-		"time"
+	"time"
 
 	"github.com/defacto-dev/defacto/internal/interpret"
 	"github.com/defacto-dev/defacto/internal/store"
