@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/store"
 	"github.com/defacto-dev/defacto/internal/value"
 )
@@ -42,8 +43,15 @@ func modeRank(m string) int {
 	}
 }
 
-// detect evaluates every condition of builds.md §2 in order.
+// detect evaluates every condition of builds.md §2 in order for the active
+// version.
 func (e *Engine) detect(ctx context.Context, tx store.Tx, opts BuildOptions) (*detection, error) {
+	return detectFor(ctx, tx, e.defs, e.version, opts)
+}
+
+// detectFor evaluates build-mode detection as if version (with set) were
+// active.
+func detectFor(ctx context.Context, tx store.Tx, set *definition.Set, version string, opts BuildOptions) (*detection, error) {
 	d := &detection{}
 	hold := func(mode, reason string) {
 		if d.mode == "" {
@@ -71,7 +79,7 @@ func (e *Engine) detect(ctx context.Context, tx store.Tx, opts BuildOptions) (*d
 		if s == reservedSource {
 			continue
 		}
-		h, ok := e.defs.SourceHashes[s]
+		h, ok := set.SourceHashes[s]
 		switch {
 		case !ok:
 			hold(ModeFullRenormalize, fmt.Sprintf("source '%s' removed", s))
@@ -83,10 +91,10 @@ func (e *Engine) detect(ctx context.Context, tx store.Tx, opts BuildOptions) (*d
 	if err != nil {
 		return nil, err
 	}
-	if idRec != e.defs.IdentityHash {
+	if idRec != set.IdentityHash {
 		hold(ModeFullWithIdentityReset, "identity configuration changed")
 	}
-	bs, err := tx.BuildState(ctx, e.version, 0)
+	bs, err := tx.BuildState(ctx, version, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +112,7 @@ func (e *Engine) detect(ctx context.Context, tx store.Tx, opts BuildOptions) (*d
 		if bs.Dirty {
 			hold(ModeFull, "interrupted build")
 		}
-		if bs.EntitiesHash != e.defs.EntitiesHash {
+		if bs.EntitiesHash != set.EntitiesHash {
 			hold(ModeFull, "entity definitions changed")
 		}
 		if bs.IdentityEpoch != ie {

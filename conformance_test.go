@@ -22,7 +22,6 @@ import (
 // and listed. Shrink it as features land.
 var libraryUnsupported = []string{
 	"graph",
-	"versions",
 	"postgres-only", // this run uses SQLite
 }
 
@@ -301,7 +300,7 @@ func (d *libraryDriver) Erase(ctx context.Context, id string) (map[string]any, e
 	if err != nil {
 		return nil, err
 	}
-	return object(invoke(ctx, e, "Erase", id))
+	return object(e.Erase(ctx, id))
 }
 
 func (d *libraryDriver) Redact(ctx context.Context, id string) (map[string]any, error) {
@@ -309,7 +308,7 @@ func (d *libraryDriver) Redact(ctx context.Context, id string) (map[string]any, 
 	if err != nil {
 		return nil, err
 	}
-	return object(invoke(ctx, e, "Redact", id))
+	return object(e.Redact(ctx, id))
 }
 
 func (d *libraryDriver) Register(ctx context.Context, version string, defs []byte) (map[string]any, error) {
@@ -317,7 +316,11 @@ func (d *libraryDriver) Register(ctx context.Context, version string, defs []byt
 	if err != nil {
 		return nil, err
 	}
-	return object(invoke(ctx, e, "Register", version, defs))
+	parsed, err := ParseDefinitions(defs)
+	if err != nil {
+		return nil, err
+	}
+	return object(e.Register(ctx, version, parsed))
 }
 
 func (d *libraryDriver) Activate(ctx context.Context, version string) (map[string]any, error) {
@@ -325,7 +328,7 @@ func (d *libraryDriver) Activate(ctx context.Context, version string) (map[strin
 	if err != nil {
 		return nil, err
 	}
-	return object(invoke(ctx, e, "Activate", version))
+	return object(e.Activate(ctx, version))
 }
 
 func (d *libraryDriver) Eval(ctx context.Context, expr string, event, entity json.RawMessage, value *string) (map[string]any, error) {

@@ -310,7 +310,6 @@ func (e *Engine) Version() string { return e.version }
 // init prepares the namespace and registers the definitions as the active
 // version (builds.md §5, D1).
 func (e *Engine) init(ctx context.Context) error {
-	e.machinesFor(e.defs)
 	return e.write(ctx, "open", func(tx store.Tx) error {
 		saltHex, ok, err := tx.Meta(ctx, metaSalt)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/store"
 	"github.com/defacto-dev/defacto/internal/value"
 )
@@ -22,36 +23,49 @@ type VersionInfo struct {
 // that content is already registered) and activates it. A version that
 // becomes active while the ledger is empty counts as built at cursor 0.
 func (e *Engine) registerActive(ctx context.Context, tx store.Tx) error {
-	set := e.defs
 	name := e.cfg.Version
 	if name == "" {
-		name = set.ContentHash[:8]
+		name = e.defs.ContentHash[:8]
+	}
+	if err := e.register(ctx, tx, name, e.defs); err != nil {
+		return err
+	}
+	return e.activate(ctx, tx, name, e.defs)
+}
+
+// register stores set as version name; the same content again is a no-op.
+func (e *Engine) register(ctx context.Context, tx store.Tx, name string, set *definition.Set) error {
+	if !versionRE.MatchString(name) || name == "main" || name == "temp" {
+		return errorf(ErrValidation, "invalid version name %q: must match %s and not be main or temp", name, versionRE)
 	}
 	existing, err := tx.Version(ctx, name)
 	if err != nil {
 		return err
 	}
-	now := e.now()
-	if existing != nil && existing.ContentHash != set.ContentHash {
-		return errorf(ErrDefinition, "version '%s' already exists with different content", name)
-	}
-	if existing == nil {
-		err := tx.PutVersion(ctx, &store.VersionRecord{
-			Name: name, Definitions: set.Canonical, ContentHash: set.ContentHash,
-			EntitiesHash: set.EntitiesHash, IdentityHash: set.IdentityHash,
-			SourceHashes: set.SourceHashes, CreatedAt: now,
-		})
-		if err != nil {
-			return err
+	if existing != nil {
+		if existing.ContentHash != set.ContentHash {
+			return errorf(ErrDefinition, "version '%s' already exists with different content", name)
 		}
+		return nil
 	}
+	return tx.PutVersion(ctx, &store.VersionRecord{
+		Name: name, Definitions: set.Canonical, ContentHash: set.ContentHash,
+		EntitiesHash: set.EntitiesHash, IdentityHash: set.IdentityHash,
+		SourceHashes: set.SourceHashes, CreatedAt: e.now(),
+	})
+}
+
+// activate marks version name active, creates its store and, while the
+// ledger is empty, marks it built at cursor 0 (builds.md §2, D1).
+func (e *Engine) activate(ctx context.Context, tx store.Tx, name string, set *definition.Set) error {
 	if err := tx.SetActive(ctx, name); err != nil {
 		return err
 	}
 	if err := tx.EnsureVersionStore(ctx, name, set); err != nil {
 		return err
 	}
-	e.version = name
+	e.version, e.defs = name, set
+	e.machinesFor(set)
 
 	head, err := tx.LedgerHead(ctx)
 	if err != nil {
@@ -88,6 +102,94 @@ func (e *Engine) registerActive(ctx context.Context, tx store.Tx) error {
 		EntitiesHash: set.EntitiesHash, IdentityEpoch: ie, NormalizationEpoch: ne,
 		TickHorizon: horizon, LastBuildTime: store.NoTime,
 	})
+}
+
+// RegisterResult describes a registered version and what activating it
+// would build.
+type RegisterResult struct {
+	Version       string   `json:"version"`
+	PredictedMode string   `json:"predicted_mode"`
+	Reasons       []string `json:"reasons"`
+}
+
+// Register stores definitions as a version without activating it. An empty
+// name means the first 8 characters of the content hash. Registering the
+// same content under the same name again is a no-op; different content under
+// an existing name is an ErrDefinition error.
+func (e *Engine) Register(ctx context.Context, version string, defs *Definitions) (*RegisterResult, error) {
+	unlock, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	set := defs.set
+	if version == "" {
+		version = set.ContentHash[:8]
+	}
+	res := &RegisterResult{Version: version}
+	err = e.write(ctx, "register", func(tx store.Tx) error {
+		if err := e.register(ctx, tx, version, set); err != nil {
+			return err
+		}
+		d, err := detectFor(ctx, tx, set, version, BuildOptions{})
+		if err != nil {
+			return err
+		}
+		res.PredictedMode, res.Reasons = d.mode, d.reasons
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Activate makes a registered version the active one and builds it with the
+// cheapest correct mode. Rolling back is activating an earlier version.
+func (e *Engine) Activate(ctx context.Context, version string) (*BuildResult, error) {
+	unlock, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var rec *store.VersionRecord
+	if err := e.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		rec, err = tx.Version(ctx, version)
+		return err
+	}); err != nil {
+		return nil, storageErr("activate", err)
+	}
+	if rec == nil {
+		return nil, errorf(ErrNotFound, "unknown version '%s'", version)
+	}
+	set, res, err := definition.LoadBytes(rec.Definitions, version+".json")
+	if err := definitionsErr(res, err); err != nil {
+		return nil, err
+	}
+	prevDefs, prevVersion := e.defs, e.version
+	if err := e.write(ctx, "activate", func(tx store.Tx) error { return e.activate(ctx, tx, version, set) }); err != nil {
+		e.defs, e.version = prevDefs, prevVersion
+		e.machinesFor(prevDefs)
+		return nil, err
+	}
+	return e.build(ctx, BuildOptions{}, nil)
+}
+
+// Definitions returns the canonical JSON of a stored version.
+func (e *Engine) Definitions(ctx context.Context, version string) ([]byte, error) {
+	var rec *store.VersionRecord
+	if err := e.st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		rec, err = tx.Version(ctx, version)
+		return err
+	}); err != nil {
+		return nil, storageErr("get version", err)
+	}
+	if rec == nil {
+		return nil, errorf(ErrNotFound, "unknown version '%s'", version)
+	}
+	return rec.Definitions, nil
 }
 
 func epochs(ctx context.Context, tx store.Tx) (identity, normalization int64, err error) {
