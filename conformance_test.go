@@ -473,17 +473,13 @@ func (d *libraryDriver) Graph(ctx context.Context, q scenario.GraphQuery) (any, 
 	var res any
 	switch q.Op {
 	case scenario.GraphNeighbors:
-		res, err = invoke(ctx, e, "Neighbors", q.Of, q.Direction)
+		res, err = e.Neighbors(ctx, q.Of, q.Direction)
 	case scenario.GraphPath:
-		depth := q.MaxDepth
-		if depth == 0 {
-			depth = 20 // history.md §8 default
-		}
-		res, err = invoke(ctx, e, "Path", q.From, q.To, depth)
+		res, err = e.Path(ctx, q.From, q.To, q.MaxDepth) // 0 = the default, 20
 	case scenario.GraphRelated:
-		res, err = invoke(ctx, e, "Related", q.Of, q.Type)
+		res, err = e.Related(ctx, q.Of, q.Type)
 	case scenario.GraphTraverse:
-		res, err = invoke(ctx, e, "Traverse", q.Of, q.Type, q.Depth, q.Directed)
+		res, err = e.Traverse(ctx, q.Of, q.Type, q.Depth, q.Directed)
 	default:
 		return nil, fmt.Errorf("unknown graph op %q", q.Op)
 	}

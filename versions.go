@@ -238,3 +238,21 @@ func (e *Engine) Versions(ctx context.Context) ([]VersionInfo, error) {
 func (e *Engine) now() int64 {
 	return value.Time(e.cfg.Clock()).Micros()
 }
+
+// Plan predicts the build the active version needs now (the same detection
+// as BuildStatus's needed_mode).
+func (e *Engine) Plan(ctx context.Context) (*RegisterResult, error) {
+	out := &RegisterResult{Version: e.version}
+	err := e.st.Read(ctx, func(tx store.Tx) error {
+		d, err := e.detect(ctx, tx, BuildOptions{})
+		if err != nil {
+			return err
+		}
+		out.PredictedMode, out.Reasons = d.mode, d.reasons
+		return nil
+	})
+	if err != nil {
+		return nil, storageErr("plan", err)
+	}
+	return out, nil
+}

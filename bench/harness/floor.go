@@ -203,17 +203,45 @@ type FloorResult struct {
 	CPU      time.Duration // process CPU time (user+system) during Duration
 }
 
-// Floor creates an empty database pair in dir with the snapshot's DDL (main
-// file and attached version store, set up like the engine's), then times
-// inserting the snapshot's rows of the tables keep selects (nil: all) in
-// one BEGIN IMMEDIATE transaction per chunk, through prepared single-row
-// INSERT statements. Creating the schema and preparing are not timed.
+// Floor prepares a floor database in dir (PrepareFloor) and times one raw
+// insert of the snapshot into it.
+func Floor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, storeSync string) (*FloorResult, error) {
+	f, err := PrepareFloor(ctx, s, dir, keep, storeSync)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sp, err := f.Insert(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &FloorResult{Rows: f.rows, Chunks: len(f.chunks), Duration: sp.Wall, CPU: sp.CPU}, f.Close()
+}
+
+// FloorDB is an empty database pair with the snapshot's schema, statements
+// prepared and rows grouped by transaction, ready for one timed Insert.
+type FloorDB struct {
+	db     *sql.DB
+	stmts  []*sql.Stmt
+	chunks [][]floorPart
+	rows   int
+}
+
+type floorPart struct {
+	st   *sql.Stmt
+	rows [][]any
+}
+
+// PrepareFloor creates an empty database pair in dir with the snapshot's
+// DDL (main file and attached version store, set up like the engine's),
+// prepares one single-row INSERT per table and groups the rows of the
+// tables keep selects (nil: all) by chunk. Nothing of this is timed.
 //
 // storeSync is the synchronous level of the attached version store:
 // "NORMAL" like the main file, or "" to leave SQLite's default for attached
 // files (FULL: the WAL is synced at every commit), which is what the engine
 // runs with today.
-func Floor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, storeSync string) (*FloorResult, error) {
+func PrepareFloor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, storeSync string) (_ *FloorDB, err error) {
 	mainPath := filepath.Join(dir, "floor.db")
 	storePath := filepath.Join(dir, "floor."+Version+".db")
 	for _, p := range []string{mainPath, storePath} {
@@ -242,29 +270,30 @@ func Floor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool,
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
+	f := &FloorDB{db: db}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
 	for _, q := range s.MainDDL {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("main DDL %q: %w", q, err)
 		}
 	}
+	setup := []string{`PRAGMA ` + Version + `.secure_delete = ON`}
+	if storeSync != "" {
+		setup = append(setup, `PRAGMA `+Version+`.synchronous = `+storeSync)
+	}
 	if _, err := db.ExecContext(ctx, `ATTACH ? AS `+Version, storePath); err != nil {
 		return nil, err
 	}
-	if _, err := db.ExecContext(ctx, `PRAGMA `+Version+`.secure_delete = ON`); err != nil {
-		return nil, err
-	}
-	if storeSync != "" {
-		if _, err := db.ExecContext(ctx, `PRAGMA `+Version+`.synchronous = `+storeSync); err != nil {
+	for _, q := range setup {
+		if _, err := db.ExecContext(ctx, q); err != nil {
 			return nil, err
 		}
 	}
 
-	// Per chunk, per table, the rows to insert.
-	type part struct {
-		st   *sql.Stmt
-		rows [][]any
-	}
 	var tables []*Table
 	for _, t := range s.Tables {
 		if len(t.Rows) > 0 && (keep == nil || keep(t)) {
@@ -284,57 +313,73 @@ func Floor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool,
 		}
 		return rank(a) - rank(b)
 	})
-	stmts := make([]*sql.Stmt, len(tables))
-	for i, t := range tables {
+	f.chunks = make([][]floorPart, s.Chunks)
+	for _, t := range tables {
 		cols := make([]string, len(t.Cols))
 		for j, c := range t.Cols {
 			cols[j] = `"` + c + `"`
 		}
 		q := `INSERT INTO ` + t.Schema + `."` + t.Name + `" (` + strings.Join(cols, ", ") + `) VALUES (` +
 			strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + `)`
-		if stmts[i], err = db.PrepareContext(ctx, q); err != nil {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
 			return nil, fmt.Errorf("prepare %s: %w", q, err)
 		}
-		defer stmts[i].Close()
-	}
-	chunks := make([][]part, s.Chunks)
-	res := &FloorResult{Chunks: s.Chunks}
-	for i, t := range tables {
+		f.stmts = append(f.stmts, st)
 		byChunk := make([][][]any, s.Chunks)
 		for j, row := range t.Rows {
 			byChunk[t.Chunk[j]] = append(byChunk[t.Chunk[j]], row)
 		}
 		for c, rows := range byChunk {
 			if len(rows) > 0 {
-				chunks[c] = append(chunks[c], part{st: stmts[i], rows: rows})
-				res.Rows += len(rows)
+				f.chunks[c] = append(f.chunks[c], floorPart{st: st, rows: rows})
+				f.rows += len(rows)
 			}
 		}
 	}
+	return f, nil
+}
 
-	start := time.Now()
-	cpu0 := cpuTime()
-	for _, parts := range chunks {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range parts {
-			st := tx.StmtContext(ctx, p.st)
-			for _, row := range p.rows {
-				if _, err := st.ExecContext(ctx, row...); err != nil {
-					tx.Rollback()
-					return nil, err
+// Rows is the number of rows Insert writes.
+func (f *FloorDB) Rows() int { return f.rows }
+
+// Insert writes every prepared row, one BEGIN IMMEDIATE transaction per
+// chunk. It can run once.
+func (f *FloorDB) Insert(ctx context.Context) (Span, error) {
+	return timed(func() error {
+		for _, parts := range f.chunks {
+			tx, err := f.db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			for _, p := range parts {
+				st := tx.StmtContext(ctx, p.st)
+				for _, row := range p.rows {
+					if _, err := st.ExecContext(ctx, row...); err != nil {
+						tx.Rollback()
+						return err
+					}
 				}
 			}
+			if err := tx.Commit(); err != nil {
+				return err
+			}
 		}
-		if err := tx.Commit(); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+}
+
+// Close closes the statements and the database.
+func (f *FloorDB) Close() error {
+	if f.db == nil {
+		return nil
 	}
-	res.Duration = time.Since(start)
-	res.CPU = cpuTime() - cpu0
-	return res, nil
+	for _, st := range f.stmts {
+		st.Close()
+	}
+	err := f.db.Close()
+	f.db = nil
+	return err
 }
 
 // ScanLedger times the raw read of a ledger: SELECT every ledger row of the

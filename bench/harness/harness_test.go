@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/defacto-dev/defacto"
+)
+
+// Benchmark sizes; the command (go run ./bench/harness) is the tool for the
+// 100k-event numbers, these keep one iteration to seconds.
+var (
+	benchEvents    = flag.Int("harness.events", 10_000, "events of the benchmark workload")
+	benchCustomers = flag.Int("harness.customers", 2_000, "customers of the benchmark workload")
+)
+
+func TestGenerateDeterministic(t *testing.T) {
+	p := Params{Events: 3000, Customers: 500, Seed: 7}
+	a, b := Generate(p), Generate(p)
+	if !reflect.DeepEqual(a.Events, b.Events) {
+		t.Fatal("same seed, different events")
+	}
+	p.Seed = 8
+	if c := Generate(p); reflect.DeepEqual(a.Events, c.Events) {
+		t.Fatal("different seeds, same events")
+	}
+	if len(a.Events) != 3000 || a.ByType["signup"] != 500 {
+		t.Fatalf("%d events, %d signups; want 3000, 500", len(a.Events), a.ByType["signup"])
+	}
+	if a.Merges != 9 || a.ByType["profile_update"] != 9 {
+		t.Errorf("%d merges, %d profile updates; want 9 (3 per 1000 events)", a.Merges, a.ByType["profile_update"])
+	}
+	if a.Late == 0 || a.Late > 60 {
+		t.Errorf("%d late events; want about 1%% of 3000", a.Late)
+	}
+	ids := map[any]bool{}
+	for i, ev := range a.Events {
+		if ids[ev["id"]] {
+			t.Fatalf("event %d: duplicate id %v", i, ev["id"])
+		}
+		ids[ev["id"]] = true
+	}
+	if a.Events[0]["type"] != "signup" {
+		t.Errorf("first event is %v, want a signup", a.Events[0]["type"])
+	}
+}
+
+// TestWorkloadEndToEnd runs a tiny workload through every measurement, so
+// the definitions, the generator and the floor's schema copy stay in step
+// with the engine.
+func TestWorkloadEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	defs, err := LoadProject("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := Generate(Params{Events: 400, Customers: 100, Merges: 4, LateShare: 0.05})
+	dir := t.TempDir()
+	run, err := RunProcess(ctx, defs, w, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run.Result.MergesDetected; got != w.Merges {
+		t.Errorf("merges detected %d, generated %d", got, w.Merges)
+	}
+	if run.Result.LateArrivals == 0 {
+		t.Error("no late arrivals")
+	}
+	snap, err := ReadSnapshot(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.LedgerRows != 400 || snap.Chunks != 4 {
+		t.Errorf("snapshot: %d ledger rows in %d chunks, want 400 in 4", snap.LedgerRows, snap.Chunks)
+	}
+	fr, err := Floor(ctx, snap, t.TempDir(), nil, "NORMAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.Rows != snap.Rows() {
+		t.Errorf("floor inserted %d rows, snapshot has %d", fr.Rows, snap.Rows())
+	}
+	app, err := RunAppend(ctx, defs, w, t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.TickRes.EntitiesEvaluated == 0 {
+		t.Error("tick evaluated no entity")
+	}
+}
+
+func benchWorkload(b *testing.B) (*defacto.Definitions, *Workload) {
+	b.Helper()
+	defs, err := LoadProject("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return defs, Generate(Params{Events: *benchEvents, Customers: *benchCustomers})
+}
+
+// reportRate reports events per second of timed work.
+func reportRate(b *testing.B, events int, timed time.Duration) {
+	if timed > 0 {
+		b.ReportMetric(float64(events)*float64(b.N)/timed.Seconds(), "events/s")
+	}
+}
+
+func benchIngest(b *testing.B, mode defacto.IngestMode) {
+	ctx := context.Background()
+	defs, w := benchWorkload(b)
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		e, err := OpenEngine(ctx, defs, b.TempDir(), w.Params.Start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := e.Ingest(ctx, Source, w.Events, mode)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := checkIngest(res, len(w.Events)); err != nil {
+			b.Fatal(err)
+		}
+		e.Close()
+		b.StartTimer()
+	}
+	reportRate(b, len(w.Events), b.Elapsed())
+}
+
+// BenchmarkIngestProcess: Ingest with Process on a fresh database.
+func BenchmarkIngestProcess(b *testing.B) { benchIngest(b, defacto.Process) }
+
+// BenchmarkIngestAppendOnly: Ingest with AppendOnly on a fresh database.
+func BenchmarkIngestAppendOnly(b *testing.B) { benchIngest(b, defacto.AppendOnly) }
+
+// BenchmarkBuildIncremental: the Build after an AppendOnly ingest.
+func BenchmarkBuildIncremental(b *testing.B) {
+	ctx := context.Background()
+	defs, w := benchWorkload(b)
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		e, err := OpenEngine(ctx, defs, b.TempDir(), w.Params.Start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Build(ctx, defacto.BuildOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Ingest(ctx, Source, w.Events, defacto.AppendOnly); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := e.Build(ctx, defacto.BuildOptions{})
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Mode != defacto.ModeIncremental {
+			b.Fatalf("build mode %s, want %s", res.Mode, defacto.ModeIncremental)
+		}
+		e.Close()
+		b.StartTimer()
+	}
+	reportRate(b, len(w.Events), b.Elapsed())
+}
+
+// processedDir ingests w with Process into a new directory.
+func processedDir(b *testing.B, defs *defacto.Definitions, w *Workload) string {
+	b.Helper()
+	dir := b.TempDir()
+	if _, err := RunProcess(context.Background(), defs, w, dir, nil); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkBuildFull: a full rebuild of a processed database.
+func BenchmarkBuildFull(b *testing.B) {
+	ctx := context.Background()
+	defs, w := benchWorkload(b)
+	dir := processedDir(b, defs, w)
+	e, err := OpenEngine(ctx, defs, dir, w.Params.Start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.Build(ctx, defacto.BuildOptions{Full: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRate(b, len(w.Events), b.Elapsed())
+}
+
+// BenchmarkTick: Tick at the workload's end plus 180 days, after a
+// Process ingest.
+func BenchmarkTick(b *testing.B) {
+	ctx := context.Background()
+	defs, w := benchWorkload(b)
+	b.ResetTimer()
+	evaluated := 0
+	for b.Loop() {
+		b.StopTimer()
+		e, err := OpenEngine(ctx, defs, b.TempDir(), w.Params.Start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Ingest(ctx, Source, w.Events, defacto.Process); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := e.Tick(ctx, w.End.Add(180*24*time.Hour))
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		evaluated = res.EntitiesEvaluated
+		e.Close()
+		b.StartTimer()
+	}
+	if b.Elapsed() > 0 {
+		b.ReportMetric(float64(evaluated)*float64(b.N)/b.Elapsed().Seconds(), "entities/s")
+	}
+}
+
+// BenchmarkFloor: the raw insert of the rows a Process ingest leaves.
+func BenchmarkFloor(b *testing.B) {
+	ctx := context.Background()
+	defs, w := benchWorkload(b)
+	snap, err := ReadSnapshot(ctx, processedDir(b, defs, w))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		f, err := PrepareFloor(ctx, snap, b.TempDir(), nil, "NORMAL")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := f.Insert(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		f.Close()
+		b.StartTimer()
+	}
+	reportRate(b, snap.LedgerRows, b.Elapsed())
+}
+
+// BenchmarkLedgerScan: SELECT every ledger row and json-decode its data.
+func BenchmarkLedgerScan(b *testing.B) {
+	ctx := context.Background()
+	defs, w := benchWorkload(b)
+	dir := processedDir(b, defs, w)
+	db, err := openOne(DBPath(dir), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	n := 0
+	b.ResetTimer()
+	for b.Loop() {
+		if n, err = scanLedger(ctx, db); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRate(b, n, b.Elapsed())
+}
