@@ -29,6 +29,18 @@ func (e *Engine) Tick(ctx context.Context, asOf any) (*TickResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	var horizon int64 = store.NoTime
+	if err := e.st.Read(ctx, func(tx store.Tx) error {
+		bs, err := e.buildState(ctx, tx)
+		horizon = bs.TickHorizon
+		return err
+	}); err != nil {
+		return nil, storageErr("tick", err)
+	}
+	if horizon != store.NoTime && at < horizon {
+		return nil, errorf(ErrValidation, "tick as of %s is before the last tick (%s); time rules were already evaluated up to then",
+			value.FormatTime(at), value.FormatTime(horizon))
+	}
 	res, err := e.tick(ctx, at, b)
 	if err != nil {
 		return nil, err

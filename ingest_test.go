@@ -1,0 +1,173 @@
+package defacto_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/defacto-dev/defacto"
+)
+
+func openQuickstart(t *testing.T, cfg *defacto.Config) *defacto.Engine {
+	t.Helper()
+	defs, err := defacto.LoadDefinitions("examples/quickstart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg == nil {
+		cfg = &defacto.Config{}
+	}
+	if cfg.Database == "" {
+		cfg.Database = filepath.Join(t.TempDir(), "defacto.db")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = func() time.Time { return time.Date(2024, 3, 15, 0, 0, 0, 0, time.UTC) }
+	}
+	d, err := defacto.OpenDefinitions(context.Background(), defs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// One broken line never loses the good ones: it becomes a failure naming
+// its line, goes to the dead-letter file, and the rest lands.
+func TestIngestReaderBadLinesAndDeadLetters(t *testing.T) {
+	dl := filepath.Join(t.TempDir(), "dead", "letters.jsonl")
+	d := openQuickstart(t, &defacto.Config{DeadLetter: defacto.DeadLetterFile{Path: dl}, BatchSize: 2})
+	input := strings.Join([]string{
+		`{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "a@x.io"}`,
+		`{"type": "signup", "timestamp": `, // broken JSON
+		``,
+		`[1, 2]`, // not an object
+		`{"type": "sigup", "timestamp": "2024-01-01T10:00:00Z", "email": "b@x.io"}`,
+		`{"type": "signup", "timestamp": 1704103200000, "email": "c@x.io"}`, // ms as seconds
+		`{"type": "signup", "timestamp": "2024-01-02T10:00:00Z", "email": "d@x.io"}`,
+		`{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "a@x.io"}`, // duplicate
+	}, "\n")
+	res, err := d.IngestReader(context.Background(), "app", strings.NewReader(input), defacto.Process, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.EventsReceived != 7 || res.EventsIngested != 2 || res.EventsFailed != 4 || res.DuplicatesSkipped != 1 {
+		t.Fatalf("counts: %+v", res)
+	}
+	if got := res.EventsIngested + res.DuplicatesSkipped + res.EventsFailed + res.EventsIgnored + res.ErasedSkipped; got != res.EventsReceived {
+		t.Fatalf("invariant broken: %d != %d", got, res.EventsReceived)
+	}
+	want := []struct {
+		index int
+		text  string
+	}{{1, "line 2: invalid JSON"}, {2, "line 4: expected a JSON object"}, {3, "unknown event type 'sigup'"}, {4, "out of range for unit 's'"}}
+	for i, w := range want {
+		f := res.Failures[i]
+		if f.Index != w.index || f.Stage != defacto.StageNormalize || !strings.Contains(f.Message, w.text) {
+			t.Errorf("failure %d: %+v, want index %d containing %q", i, f, w.index, w.text)
+		}
+	}
+	f, err := os.Open(dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines int
+	for sc := bufio.NewScanner(f); sc.Scan(); lines++ {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["namespace"] != "defacto" || rec["stage"] != "normalize" || rec["recorded_at"] == "" {
+			t.Fatalf("dead letter: %v", rec)
+		}
+	}
+	if lines != 4 {
+		t.Fatalf("dead letters: %d lines, want 4", lines)
+	}
+}
+
+func TestIngestJSONArrayAndUnknownSource(t *testing.T) {
+	d := openQuickstart(t, nil)
+	ctx := context.Background()
+	res, err := d.IngestReader(ctx, "app", strings.NewReader(`[{"type":"signup","timestamp":"2024-01-01","email":"a@x.io"}, 3]`), defacto.AppendOnly, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.EventsIngested != 1 || res.EventsFailed != 1 || res.EventsProcessed != 0 {
+		t.Fatalf("%+v", res)
+	}
+	_, err = d.Ingest(ctx, "ap", nil, defacto.Process)
+	if !errors.Is(err, defacto.ErrNotFound) || !strings.Contains(err.Error(), "did you mean 'app'") {
+		t.Fatalf("unknown source: %v", err)
+	}
+	n, err := d.Count(ctx, "", false)
+	if err != nil || n != 1 {
+		t.Fatalf("count %d %v", n, err)
+	}
+}
+
+// A file that is not a defacto database is refused with a clear error, and
+// left untouched.
+func TestOpenForeignFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.db")
+	junk := []byte("this is not a database, just some notes\n")
+	if err := os.WriteFile(path, junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defs, err := defacto.LoadDefinitions("examples/quickstart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = defacto.OpenDefinitions(context.Background(), defs, &defacto.Config{Database: path})
+	if !errors.Is(err, defacto.ErrConfig) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("open foreign file: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != string(junk) {
+		t.Fatal("foreign file was modified")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	defs, err := defacto.LoadDefinitions("examples/quickstart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cfg  defacto.Config
+		want string
+	}{
+		{defacto.Config{Namespace: "Bad-Name"}, "Namespace"},
+		{defacto.Config{Salt: []byte{1, 2}}, "Salt"},
+		{defacto.Config{BatchSize: -1}, "BatchSize"},
+		{defacto.Config{Database: "mysql://x"}, "unknown scheme"},
+		{defacto.Config{Version: "Not Valid"}, "Version"},
+	} {
+		_, err := defacto.OpenDefinitions(context.Background(), defs, &c.cfg)
+		if !errors.Is(err, defacto.ErrConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v", c.cfg, err)
+		}
+	}
+}
+
+// Close is idempotent and everything after it reports ErrClosed.
+func TestClosed(t *testing.T) {
+	d := openQuickstart(t, nil)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); !errors.Is(err, defacto.ErrClosed) {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := d.Ingest(context.Background(), "app", nil, defacto.Process); !errors.Is(err, defacto.ErrClosed) {
+		t.Fatalf("ingest after close: %v", err)
+	}
+	if _, err := d.Table("customer").Execute(context.Background()); !errors.Is(err, defacto.ErrClosed) {
+		t.Fatalf("query after close: %v", err)
+	}
+}

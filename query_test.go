@@ -1,0 +1,87 @@
+package defacto_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/defacto-dev/defacto"
+)
+
+func quickstartLoaded(t *testing.T) *defacto.Engine {
+	t.Helper()
+	d := openQuickstart(t, nil)
+	f, err := os.Open("examples/quickstart/events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := d.IngestReader(context.Background(), "app", f, defacto.Process, nil); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestQueryFiltersAndTypes(t *testing.T) {
+	ctx := context.Background()
+	d := quickstartLoaded(t)
+	rows, err := d.History("customer").Where("plan", "=", "free").Where("valid_from", ">=", "2024-01-02").
+		Select("email", "customer_state", "valid_from", "event_sequence").OrderBy("valid_from", true).Execute(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Len() != 2 || rows.Value(0, "customer_state") != "churned" {
+		t.Fatalf("rows:\n%v", rows)
+	}
+	if _, ok := rows.Value(0, "valid_from").(time.Time); !ok {
+		t.Fatalf("valid_from is %T, want time.Time", rows.Value(0, "valid_from"))
+	}
+	if seq, ok := rows.Value(0, "event_sequence").(int64); !ok || seq != 4 {
+		t.Fatalf("event_sequence = %v (%T)", rows.Value(0, "event_sequence"), rows.Value(0, "event_sequence"))
+	}
+	n, err := d.Table("customer").Where("email", "in", []string{"alice@example.com", "zed@x.io"}).Count(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("in: %d %v", n, err)
+	}
+	n, err = d.History("customer").Where("valid_to", "is null", nil).Count(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("is null: %d %v", n, err)
+	}
+	var csv bytes.Buffer
+	rows, _ = d.Table("customer").Select("email", "plan", "valid_to").OrderBy("email", false).Execute(ctx)
+	if err := rows.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	if want := "email,plan,valid_to\nalice@example.com,pro,\nbob@example.com,free,\n"; csv.String() != want {
+		t.Fatalf("csv:\n%s", csv.String())
+	}
+}
+
+func TestQueryErrors(t *testing.T) {
+	ctx := context.Background()
+	d := quickstartLoaded(t)
+	_, err := d.Table("customer").Where("pln", "=", "x").Execute(ctx)
+	if !errors.Is(err, defacto.ErrQuery) || !strings.Contains(err.Error(), "did you mean 'plan'") || !strings.Contains(err.Error(), "available:") {
+		t.Fatalf("unknown column: %v", err)
+	}
+	if _, err := d.Table("customer").Where("plan", "~", "x").Execute(ctx); !errors.Is(err, defacto.ErrQuery) {
+		t.Fatalf("bad operator: %v", err)
+	}
+	if _, err := d.Table("customer").Where("valid_from", "<", 12).Execute(ctx); !errors.Is(err, defacto.ErrQuery) {
+		t.Fatalf("bad instant value: %v", err)
+	}
+	if _, err := d.History("customer").AsOf("yesterday").Execute(ctx); !errors.Is(err, defacto.ErrValidation) {
+		t.Fatalf("bad as-of: %v", err)
+	}
+	if _, err := d.Table("custmer").Execute(ctx); !errors.Is(err, defacto.ErrNotFound) || !strings.Contains(err.Error(), "customer") {
+		t.Fatalf("unknown entity: %v", err)
+	}
+	sql, args, err := d.History("customer").AsOf("2024-01-10").Where("plan", "=", "free").SQL()
+	if err != nil || !strings.Contains(sql, "valid_from <=") || len(args) != 3 {
+		t.Fatalf("SQL(): %s %v %v", sql, args, err)
+	}
+}
