@@ -54,8 +54,8 @@ var cliSkipped = []string{"versions", "engine-config", "graph"}
 var rootConformance = filepath.Join("..", "..", "conformance_test.go")
 
 // cliUnsupported is used when rootConformance has no libraryUnsupported:
-// tags of features the engine does not implement yet.
-var cliUnsupported = []string{"erase", "redact", "relationships", "postgres-only"}
+// tags of features the engine does not implement yet (this run uses SQLite).
+var cliUnsupported = []string{"postgres-only"}
 
 // engineUnsupported reads libraryUnsupported from the library's conformance
 // test, so that the CLI runs exactly what the library runs and the list

@@ -17,13 +17,15 @@ func main() {
 	os.Exit(code)
 }
 
-// isTerminal reports whether fd is a character device, which is how the
-// standard library alone can tell a terminal from a pipe or a file.
+// isTerminal reports whether the standard stream with descriptor fd is a
+// character device, which is how the standard library alone can tell a
+// terminal from a pipe or a file.
 func isTerminal(fd uintptr) bool {
-	f := os.NewFile(fd, "")
-	if f == nil {
-		return false
+	for _, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+		if f.Fd() == fd {
+			fi, err := f.Stat()
+			return err == nil && fi.Mode()&os.ModeCharDevice != 0
+		}
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return false
 }

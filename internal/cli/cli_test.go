@@ -530,3 +530,67 @@ func TestTerminalDefaults(t *testing.T) {
 		t.Errorf("default output off a terminal: exit %d, %q", code, out.String())
 	}
 }
+
+func TestDefinitionVersions(t *testing.T) {
+	t.Parallel()
+	dir := quickstart(t)
+	wantCode(t, run(t, dir, "", "ingest", "app", filepath.Join(dir, "events.jsonl"), "--process"), 0)
+	first := run(t, dir, "", "definitions", "list", "--output", "jsonl")
+	v1 := jsonField(t, first.stdout, "version")
+
+	path := filepath.Join(dir, "entities", "customer.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte("    email: { type: string }\n"), []byte("    email: { type: string }\n    country: { type: string }\n"), 1)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	trs := []transcript{
+		run(t, dir, "", "definitions", "plan", "--output", "table"),
+		run(t, dir, "", "definitions", "list", "--output", "csv"),
+	}
+	v2 := jsonField(t, run(t, dir, "", "status", "--output", "jsonl").stdout, "version")
+	trs = append(trs,
+		run(t, dir, "", "definitions", "diff", v1, v2),
+		run(t, dir, "", "definitions", "diff", v1, v1),
+		run(t, dir, "", "definitions", "diff", v1, "nope"),
+		run(t, dir, "", "build", "--output", "table"),
+	)
+	for i, code := range []int{0, 0, 0, 0, 1, 0} {
+		wantCode(t, trs[i], code)
+	}
+	golden(t, "definitions", dir, trs...)
+}
+
+func TestEraseRedact(t *testing.T) {
+	t.Parallel()
+	dir := quickstart(t)
+	wantCode(t, run(t, dir, "", "ingest", "app", filepath.Join(dir, "events.jsonl"), "--process"), 0)
+	bob := lookupID(t, dir, "bob@example.com")
+	alice := lookupID(t, dir, "alice@example.com")
+	trs := []transcript{
+		run(t, dir, "", "erase", bob),
+		run(t, dir, "", "lookup", "customer", "bob@example.com"),
+		run(t, dir, "", "erase", bob),
+		run(t, dir, "", "ledger", "count", "--output", "table"),
+		run(t, dir, "", "redact", alice, "--output", "table"),
+		run(t, dir, "", "table", "customer", "--output", "csv"),
+	}
+	for i, code := range []int{0, 1, 1, 0, 0, 0} {
+		wantCode(t, trs[i], code)
+	}
+	golden(t, "erase_redact", dir, trs...)
+}
+
+// jsonField extracts a string member from one line of JSON.
+func jsonField(t *testing.T, line, key string) string {
+	t.Helper()
+	_, rest, _ := strings.Cut(line, `"`+key+`":"`)
+	v, _, _ := strings.Cut(rest, `"`)
+	if v == "" {
+		t.Fatalf("no %s in %q", key, line)
+	}
+	return v
+}

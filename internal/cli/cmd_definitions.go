@@ -48,7 +48,7 @@ func (c *definitionsDiffCmd) Args(args []string) error {
 
 func (c *definitionsDiffCmd) Run(ctx context.Context, o *Options) error {
 	return withEngine(ctx, o, func(eng *defacto.Engine) error {
-		res, err := callEngine(ctx, eng, "definitions diff", "DiffVersions", c.a, c.b)
+		res, err := eng.DiffVersions(ctx, c.a, c.b)
 		if err != nil {
 			return err
 		}

@@ -130,7 +130,7 @@ func (c *eraseCmd) Args(args []string) error {
 
 func (c *eraseCmd) Run(ctx context.Context, o *Options) error {
 	return withEngine(ctx, o, func(eng *defacto.Engine) error {
-		res, err := callEngine(ctx, eng, "erase", "Erase", c.id)
+		res, err := eng.Erase(ctx, c.id)
 		if err != nil {
 			return err
 		}
@@ -153,7 +153,7 @@ func (c *redactCmd) Args(args []string) error {
 
 func (c *redactCmd) Run(ctx context.Context, o *Options) error {
 	return withEngine(ctx, o, func(eng *defacto.Engine) error {
-		res, err := callEngine(ctx, eng, "redact", "Redact", c.id)
+		res, err := eng.Redact(ctx, c.id)
 		if err != nil {
 			return err
 		}
