@@ -21,7 +21,6 @@ import (
 // §3) the library cannot run yet; scenarios carrying any of them are skipped
 // and listed. Shrink it as features land.
 var libraryUnsupported = []string{
-	"graph",
 	"postgres-only", // this run uses SQLite
 }
 

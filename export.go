@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/defacto-dev/defacto/internal/definition"
 )
@@ -19,7 +21,7 @@ const (
 )
 
 // Export writes the current rows of entity types (every declared type when
-// none is named) into dir, one file per type: <e>.<format>, plus
+// none is named, in the definition set's order) into dir, one file per type: <e>.<format>, plus
 // rel_<t>.<format> with the open rows of each relationship type those
 // entity types declare. format is "csv" or "jsonl". Each file is written
 // to a temporary name and renamed into place, so a reader never sees half a
@@ -115,8 +117,8 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 //
 //	{"nodes": [{"id", "entity_type", …non-null columns}], "edges": [{"source", "target", "type"}]}
 //
-// Nodes are the open rows of every entity type (types in definition order,
-// then by id), their columns in table order after id and entity_type (the
+// Nodes are the open rows of every entity type (types in the definition
+// set's order, then by id), their columns in table order after id and entity_type (the
 // <e>_id column is the id), instants as canonical RFC 3339 text. Edges are
 // the distinct open relationships (canonical targets), by source, type and
 // target.
@@ -133,6 +135,13 @@ func (e *Engine) GraphJSON(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 		idCol := ent.Name + "_id"
+		// Byte order of ids whatever the database collation (ids are in
+		// column 0 of entity rows).
+		slices.SortStableFunc(rows.data, func(a, b []any) int {
+			as, _ := a[0].(string)
+			bs, _ := b[0].(string)
+			return strings.Compare(as, bs)
+		})
 		for _, row := range rows.data {
 			if !first {
 				buf.WriteByte(',')
@@ -158,26 +167,37 @@ func (e *Engine) GraphJSON(ctx context.Context) ([]byte, error) {
 	buf.WriteString(`],"edges":[`)
 	b := &sqlBuilder{d: e.st.Dialect()}
 	q := b.expand("SELECT DISTINCT {source_id}, {relationship_type}, {target_id} FROM ") + e.relRef() +
-		b.expand(" WHERE {valid_to} IS NULL ORDER BY {source_id}, {relationship_type}, {target_id}")
-	first = true
+		b.expand(" WHERE {valid_to} IS NULL")
+	var edges [][3]string
 	err := e.graphQuery(ctx, "graph json: edges", q, nil, func(rs *sql.Rows) error {
-		var s, t, ty string
-		if err := rs.Scan(&s, &ty, &t); err != nil {
+		var ed [3]string // source, type, target
+		if err := rs.Scan(&ed[0], &ed[1], &ed[2]); err != nil {
 			return err
 		}
-		if !first {
-			buf.WriteByte(',')
-		}
-		first = false
-		buf.WriteByte('{')
-		writeMember(&buf, "source", s, true)
-		writeMember(&buf, "target", t, false)
-		writeMember(&buf, "type", ty, false)
-		buf.WriteByte('}')
+		edges = append(edges, ed)
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Byte order whatever the database collation.
+	slices.SortFunc(edges, func(a, b [3]string) int {
+		for i := range a {
+			if c := strings.Compare(a[i], b[i]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	for i, ed := range edges {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteByte('{')
+		writeMember(&buf, "source", ed[0], true)
+		writeMember(&buf, "target", ed[2], false)
+		writeMember(&buf, "type", ed[1], false)
+		buf.WriteByte('}')
 	}
 	buf.WriteString("]}")
 	return buf.Bytes(), nil

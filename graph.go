@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/store"
@@ -150,7 +151,7 @@ func (e *Engine) nodesSQL(b *sqlBuilder, ids []string) string {
 	parts := make([]string, 0, len(e.defs.Entities))
 	for _, ent := range e.defs.Entities {
 		idCol := b.q(ent.Name + "_id")
-		s := "SELECT " + idCol + " AS id, CAST(" + b.bind(ent.Name) + " AS TEXT) AS type FROM " +
+		s := "SELECT " + idCol + " AS id, CAST(" + b.bind(ent.Name) + " AS TEXT) AS ty FROM " +
 			b.d.Table(e.version, ent.Name+"_history") + b.expand(" WHERE {valid_to} IS NULL")
 		if ids != nil {
 			ps := make([]string, len(ids))
@@ -236,7 +237,7 @@ func (e *Engine) Neighbors(ctx context.Context, id, direction string) ([]Neighbo
 			rel+b.expand(" WHERE {valid_to} IS NULL AND {source_id} = ")+b.bind(id))
 	}
 	if dir != DirectionOut {
-		parts = append(parts, b.expand("SELECT {source_id}, {source_type}, {relationship_type}, CAST('in' AS TEXT), 1 FROM ")+
+		parts = append(parts, b.expand("SELECT {source_id} AS entity_id, {source_type} AS entity_type, {relationship_type} AS relationship_type, CAST('in' AS TEXT) AS direction, 1 AS k FROM ")+
 			rel+b.expand(" WHERE {valid_to} IS NULL AND {target_id} = ")+b.bind(id))
 	}
 	q := strings.Join(parts, " UNION ") + " ORDER BY k, relationship_type, entity_id"
@@ -253,15 +254,26 @@ func (e *Engine) Neighbors(ctx context.Context, id, direction string) ([]Neighbo
 	if err != nil {
 		return nil, err
 	}
+	// Byte order whatever the database collation.
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Direction != b.Direction {
+			return a.Direction == DirectionOut
+		}
+		if a.RelationshipType != b.RelationshipType {
+			return a.RelationshipType < b.RelationshipType
+		}
+		return a.EntityID < b.EntityID
+	})
 	return out, nil
 }
 
-// edgesCTE is the body of a CTE e(a, at, b, bt): the distinct open edges of
-// relType (every type when ""), from a of type at to b of type bt, plus the
+// edgesCTE is the body of a CTE e(a, a_type, b, b_type): the distinct open
+// edges of relType (every type when ""), from a to b, plus the
 // reversed edges when undirected.
 func (e *Engine) edgesCTE(b *sqlBuilder, relType string, undirected bool) string {
 	one := func(from, to string) string {
-		s := b.expand("SELECT DISTINCT {"+from+"_id} AS a, {"+from+"_type} AS at, {"+to+"_id} AS b, {"+to+"_type} AS bt FROM ") +
+		s := b.expand("SELECT DISTINCT {"+from+"_id} AS a, {"+from+"_type} AS a_type, {"+to+"_id} AS b, {"+to+"_type} AS b_type FROM ") +
 			e.relRef() + b.expand(" WHERE {valid_to} IS NULL")
 		if relType != "" {
 			s += b.expand(" AND {relationship_type} = ") + b.bind(relType)
@@ -294,10 +306,10 @@ func (e *Engine) Traverse(ctx context.Context, id, relType string, depth int, di
 	}
 	b := &sqlBuilder{d: e.st.Dialect()}
 	edges := e.edgesCTE(b, relType, !directed)
-	q := fmt.Sprintf(`WITH RECURSIVE e(a, at, b, bt) AS (%s),
-w(id, type, d) AS (SELECT CAST(%s AS TEXT), CAST(%s AS TEXT), 0
-  UNION SELECT e.b, e.bt, w.d + 1 FROM w JOIN e ON e.a = w.id WHERE w.d < %s)
-SELECT id, MIN(type), MIN(d) AS depth FROM w GROUP BY id ORDER BY depth, id`,
+	q := fmt.Sprintf(`WITH RECURSIVE e(a, a_type, b, b_type) AS (%s),
+w(id, ty, d) AS (SELECT CAST(%s AS TEXT), CAST(%s AS TEXT), 0
+  UNION SELECT e.b, e.b_type, w.d + 1 FROM w JOIN e ON e.a = w.id WHERE w.d < %s)
+SELECT id, MIN(ty), MIN(d) AS dmin FROM w GROUP BY id ORDER BY dmin, id`,
 		edges, b.bind(id), b.bind(types[id]), b.bind(depth))
 	out := []TraverseNode{}
 	err = e.graphQuery(ctx, "graph: traverse", q, b.args, func(rs *sql.Rows) error {
@@ -313,6 +325,12 @@ SELECT id, MIN(type), MIN(d) AS depth FROM w GROUP BY id ORDER BY depth, id`,
 	if err != nil {
 		return nil, err
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Depth != out[j].Depth {
+			return out[i].Depth < out[j].Depth
+		}
+		return out[i].EntityID < out[j].EntityID
+	})
 	return out, nil
 }
 
@@ -340,7 +358,7 @@ func (e *Engine) Path(ctx context.Context, a, b string, maxDepth int) ([]string,
 	// x → y of every shortest path from a: y one closer to b than x.
 	sb := &sqlBuilder{d: e.st.Dialect()}
 	edges := e.edgesCTE(sb, "", true)
-	q := fmt.Sprintf(`WITH RECURSIVE e(a, at, b, bt) AS (%s),
+	q := fmt.Sprintf(`WITH RECURSIVE e(a, a_type, b, b_type) AS (%s),
 w(id, d) AS (SELECT CAST(%s AS TEXT), 0
   UNION SELECT e.b, w.d + 1 FROM w JOIN e ON e.a = w.id WHERE w.d < %s),
 dist(id, d) AS (SELECT id, MIN(d) FROM w GROUP BY id)
@@ -431,6 +449,17 @@ func (e *Engine) Related(ctx context.Context, id, relType string) (*Rows, error)
 	if err != nil {
 		return nil, err
 	}
+	// Byte order of ids whatever the database collation.
+	vf := len(entityColumns(target)) + 1
+	sort.SliceStable(out.data, func(i, j int) bool {
+		a, b := out.data[i], out.data[j]
+		if ai, bi := a[0].(string), b[0].(string); ai != bi {
+			return ai < bi
+		}
+		at, _ := a[vf].(time.Time)
+		bt, _ := b[vf].(time.Time)
+		return at.Before(bt)
+	})
 	return out, nil
 }
 
@@ -600,11 +629,14 @@ func (g *graph) pageRank() map[string]float64 {
 	for i, id := range g.ids {
 		idx[id] = i
 	}
+	// Fixed iteration order keeps the float sums, and so the order of
+	// equal scores, deterministic.
 	outs := make([][]int, n)
-	for s, ts := range g.out {
-		for _, t := range ts {
-			outs[idx[s]] = append(outs[idx[s]], idx[t])
+	for i, id := range g.ids {
+		for _, t := range g.out[id] {
+			outs[i] = append(outs[i], idx[t])
 		}
+		sort.Ints(outs[i])
 	}
 	rank := make([]float64, n)
 	for i := range rank {
@@ -680,12 +712,12 @@ func (e *Engine) Similar(ctx context.Context, id string, topN int) ([]ScoredEnti
 	// counts. Jaccard = c / (deg(start) + deg(x) - c).
 	b := &sqlBuilder{d: e.st.Dialect()}
 	edges := e.edgesCTE(b, "", true)
-	q := fmt.Sprintf(`WITH e(a, at, b, bt) AS (%s),
-nb AS (SELECT a, at, b FROM e WHERE a <> b),
-common AS (SELECT n2.a AS id, MIN(n2.at) AS type, COUNT(*) AS c FROM nb n1 JOIN nb n2 ON n2.b = n1.b
+	q := fmt.Sprintf(`WITH e(a, a_type, b, b_type) AS (%s),
+nb AS (SELECT a, a_type, b FROM e WHERE a <> b),
+common AS (SELECT n2.a AS id, MIN(n2.a_type) AS ty, COUNT(*) AS c FROM nb n1 JOIN nb n2 ON n2.b = n1.b
   WHERE n1.a = %s AND n2.a <> %s GROUP BY n2.a),
 deg AS (SELECT a AS id, COUNT(*) AS n FROM nb GROUP BY a)
-SELECT common.id, common.type, common.c, deg.n, (SELECT COUNT(*) FROM nb WHERE a = %s)
+SELECT common.id, common.ty, common.c, deg.n, (SELECT COUNT(*) FROM nb WHERE a = %s)
 FROM common JOIN deg ON deg.id = common.id`,
 		edges, b.bind(id), b.bind(id), b.bind(id))
 	out := []ScoredEntity{}

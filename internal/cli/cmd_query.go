@@ -10,13 +10,15 @@ import (
 
 // queryFlags are the filters shared by the row commands.
 type queryFlags struct {
-	where stringList
-	limit int
+	where   stringList
+	limit   int
+	columns string
 }
 
 func (q *queryFlags) register(fs *flag.FlagSet) {
 	fs.Var(&q.where, "where", "keep rows where `COL=VAL` (also !=, <, <=, >, >=); repeatable, all must hold")
 	fs.IntVar(&q.limit, "limit", 0, "at most `N` rows (0: all)")
+	fs.StringVar(&q.columns, "columns", "", "comma-separated `COLS` to print, or \"all\" (default: every column, but the table format shows ids, states, properties and validity only)")
 }
 
 // check reports malformed filters before anything is opened.
@@ -44,7 +46,43 @@ func (q *queryFlags) apply(query *defacto.Query) (*defacto.Query, error) {
 	if q.limit > 0 {
 		query = query.Limit(q.limit)
 	}
+	if q.columns != "" && q.columns != "all" {
+		var cols []string
+		for _, c := range strings.Split(q.columns, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				cols = append(cols, c)
+			}
+		}
+		query = query.Select(cols...)
+	}
 	return query, nil
+}
+
+// bookkeeping columns hidden from the default table format: they are in
+// every JSON, JSON Lines and CSV row.
+var bookkeeping = map[string]bool{
+	"last_event_time": true, "state_entered_time": true, "created_time": true,
+	"event_sequence": true, "recorded_at": true,
+}
+
+// compact narrows a query for the table format when no --columns was given,
+// so the common case fits a terminal.
+func (q *queryFlags) compact(query *defacto.Query, o *Options, resolve bool) (*defacto.Query, error) {
+	if o.Output != "table" || q.columns != "" {
+		return query, nil
+	}
+	probe, err := query.Limit(1).Execute(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	var cols []string
+	for _, c := range probe.Columns() {
+		if bookkeeping[c] || (c == "merged_into" && !resolve) {
+			continue
+		}
+		cols = append(cols, c)
+	}
+	return query.Select(cols...), nil
 }
 
 // parseWhere splits COL<op>VAL; the value is text, converted by the engine
@@ -104,6 +142,9 @@ func (c *queryCmd) Run(ctx context.Context, o *Options) error {
 		}
 		query, err := c.q.apply(query)
 		if err != nil {
+			return err
+		}
+		if query, err = c.q.compact(query, o, c.resolve); err != nil {
 			return err
 		}
 		rows, err := query.Execute(ctx)
