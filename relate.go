@@ -61,8 +61,41 @@ func (r *relateResolver) ResolveRelate(ev *interpret.Event, rel *definition.Rela
 	}
 	for _, h := range hashes {
 		if k, ok := got[h]; ok {
-			return k.EntityID, hashes, true, nil
+			id, err := r.asOf(k, rel.Target, ev.Seq)
+			return id, hashes, true, err
 		}
 	}
 	return "", hashes, false, nil
+}
+
+// asOf returns the entity a key identified when event seq was applied: the
+// entity the key was created for, followed through the merges that happened
+// at or before seq. Streaming sees exactly that; a rebuild, which sees the
+// final identity, must not resolve to a later merge winner, or the stored
+// target (original_target_id) would differ between the two.
+func (r *relateResolver) asOf(k store.KeyRecord, typ string, seq int64) (string, error) {
+	origin, err := r.tx.ResolvedAt(r.ctx, k.CreatedSeq, typ)
+	if err != nil || origin == "" || origin == k.EntityID {
+		if origin == "" {
+			origin = k.EntityID
+		}
+		return origin, err
+	}
+	merges, err := r.tx.MergeComponent(r.ctx, origin)
+	if err != nil {
+		return "", err
+	}
+	next := make(map[string]store.MergeRecord, len(merges))
+	for _, m := range merges {
+		next[m.From] = m
+	}
+	id := origin
+	for range len(merges) + 1 {
+		m, ok := next[id]
+		if !ok || m.MergeSeq > seq {
+			break
+		}
+		id = m.Into
+	}
+	return id, nil
 }

@@ -76,6 +76,9 @@ type LifecycleTx interface {
 	// PendingSources returns the sources of pending relations waiting for
 	// one of hashes.
 	PendingSources(ctx context.Context, version string, hashes []string) ([]string, error)
+	// ResolvedAt returns the resolved_entity_id of the link of event seq to
+	// entityType ("" when there is none).
+	ResolvedAt(ctx context.Context, seq int64, entityType string) (string, error)
 	// KeysCreatedInRange returns the identity key hashes created by events
 	// with lo < sequence <= hi.
 	KeysCreatedInRange(ctx context.Context, lo, hi int64) ([]string, error)

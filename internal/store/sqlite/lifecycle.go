@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -214,6 +215,20 @@ func (t *tx) PendingSources(ctx context.Context, version string, hashes []string
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// ResolvedAt returns the entity a link was first resolved to.
+func (t *tx) ResolvedAt(ctx context.Context, seq int64, entityType string) (string, error) {
+	var id string
+	err := t.queryRow(ctx, `SELECT resolved_entity_id FROM event_entities WHERE "sequence" = ? AND entity_type = ?`,
+		seq, entityType).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("sqlite: resolved entity of %d: %w", seq, err)
+	}
+	return id, nil
 }
 
 // KeysCreatedInRange returns key hashes created by events in (lo, hi].
