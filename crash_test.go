@@ -1,20 +1,29 @@
 package defacto_test
 
 // Crash recovery, tested for real (builds.md §4–§5): a child test process
-// runs a deterministic workload (inline ingests, append-only ingests with
-// incremental builds, full builds) against the showcase project and is
-// killed with SIGKILL at a random moment; the parent then reopens the same
-// database, runs the same workload again from the start (events already
-// stored come back as duplicates), builds, and compares every table, every
-// history, every relationship, the ledger and the build cursors with a clean
-// reference run, as JSON, byte for byte.
+// (this test binary, running TestCrashChild) runs a deterministic workload
+// (inline ingests, append-only ingests with incremental builds, a forced
+// full build) against the showcase project and is killed with SIGKILL at a
+// random moment; the parent then reopens the same database, runs the same
+// workload again from the start (events already stored come back as
+// duplicates), builds, and compares every table, every history, every
+// relationship, every entity's ledger events, the ledger counts and the
+// build cursors with a clean reference run, as JSON, byte for byte.
+//
+// Kill moments are drawn (seeded) over the run time of one uninterrupted
+// child, one per equal slice, and anchored at the progress line the child
+// printed last before that moment, so that they follow the workload's steps
+// even when a loaded machine slows the child down.
 //
 //	go test -run 'TestCrash|TestFullRebuild' .            # 20 kill points
 //	DEFACTO_CRASH_POINTS=200 go test -run TestCrashRecovery -timeout 30m .
 //
-// DEFACTO_CRASH_SEED changes the seed that picks the kill moments;
-// DEFACTO_CRASH_KEEP=<dir> keeps the databases and the JSON dumps of every
-// kill point that does not match.
+// DEFACTO_CRASH_SEED changes the seed of the kill moments.
+// DEFACTO_CRASH_KEEP=<dir> keeps, for every kill point that does not match
+// or whose reopened database needed a full build, the killed database (as
+// the kill left it), the child's output and, on a mismatch, both JSON dumps.
+// DEFACTO_CRASH_IGNORE_COLUMNS=a,b leaves those columns out of every
+// comparison (a diagnostic aid: it shows what else differs).
 
 import (
 	"bufio"
@@ -28,6 +37,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +55,7 @@ const (
 	crashPointsEnv = "DEFACTO_CRASH_POINTS"
 	crashSeedEnv   = "DEFACTO_CRASH_SEED"
 	crashKeepEnv   = "DEFACTO_CRASH_KEEP"
+	crashIgnoreEnv = "DEFACTO_CRASH_IGNORE_COLUMNS"
 
 	crashProject   = "examples/showcase"
 	crashCustomers = 300
@@ -86,20 +97,20 @@ func (s crashStep) String() string {
 	return fmt.Sprintf("ingest %s %s %d events (%s)", s.source, m, len(s.events), s.label)
 }
 
-// crashEvent is one raw record with its delivery position.
+// crashEvent is one raw record with its source and event time.
 type crashEvent struct {
 	source string
 	at     time.Time
 	rec    defacto.Event
 }
 
-func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+func crashTS(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // crashEvents generates the raw records of the workload in delivery order:
 // signups, subscriptions, logins, upgrades (some not changing the plan, a
 // few with a plan that cannot be stored: interpretation failures),
 // cancellations, orders with their shipping (some shipped events delivered
-// before their order, some orders delivered before their customer signs up),
+// before their order, a few orders placed before their customer signs up),
 // a few events delivered late (after later events of their entity, and after
 // time rules fired), a few signups sharing a phone with another customer
 // (automatic merges) and a few records sent twice.
@@ -118,14 +129,14 @@ func crashEvents() []crashEvent {
 	phone := func(i int) string { return fmt.Sprintf("+1-555-%04d", i) }
 	var evs []crashEvent
 	app := func(t time.Time, typ string, kv ...any) {
-		r := defacto.Event{"type": typ, "timestamp": ts(t)}
+		r := defacto.Event{"type": typ, "timestamp": crashTS(t)}
 		for i := 0; i < len(kv); i += 2 {
 			r[kv[i].(string)] = kv[i+1]
 		}
 		evs = append(evs, crashEvent{"app", t, r})
 	}
 	billing := func(t time.Time, typ string, kv ...any) {
-		r := defacto.Event{"event": typ, "created_at": ts(t)}
+		r := defacto.Event{"event": typ, "created_at": crashTS(t)}
 		for i := 0; i < len(kv); i += 2 {
 			r[kv[i].(string)] = kv[i+1]
 		}
@@ -170,11 +181,16 @@ func crashEvents() []crashEvent {
 				app(at(last, 30), "cancel", "email", email(i))
 			}
 		}
-		if rng.IntN(10) < 3 {
-			for range 1 + rng.IntN(3) {
+		if rng.IntN(10) < 3 || i%29 == 3 {
+			for n := range 1 + rng.IntN(3) {
 				orders++
 				id := fmt.Sprintf("ORD-%04d", orders)
 				tc := at(t0, 60)
+				if i%29 == 3 && n == 0 {
+					// Ordered before signing up: the customer is a ghost
+					// until the signup, then recomputed.
+					tc = t0.Add(-time.Duration(1+rng.IntN(3*86400)) * time.Second)
+				}
 				billing(tc, "order.created", "id", id, "customer_email", email(i),
 					"amount", float64(rng.IntN(50000))/100, "line_item_count", 1+rng.IntN(5))
 				if rng.IntN(10) < 8 {
@@ -192,10 +208,36 @@ func crashEvents() []crashEvent {
 		}
 	}
 	// Merges: a second signup carrying one customer's email and another's
-	// phone proves they are the same person.
-	for k := range 6 {
-		a, b := 10+k*37, 20+k*41
-		t := at(signups[a], 40)
+	// phone proves they are the same person. Two pairs signed up early
+	// (merged before the full build), six late, each of whose customers
+	// orders something between signing up and the merge (a relate to the
+	// loser, streamed before the merge).
+	bySignup := make([]int, crashCustomers)
+	for i := range bySignup {
+		bySignup[i] = i
+	}
+	sort.SliceStable(bySignup, func(x, y int) bool { return signups[bySignup[x]].Before(signups[bySignup[y]]) })
+	for k := range 8 {
+		var a, b int
+		if k < 2 {
+			a, b = bySignup[10+k*37], bySignup[20+k*41]
+		} else {
+			a, b = bySignup[crashCustomers-10-k*7], bySignup[crashCustomers-13-k*7]
+		}
+		later := signups[a]
+		if signups[b].After(later) {
+			later = signups[b]
+		}
+		t := at(later, 12)
+		if k >= 2 {
+			for _, c := range []int{a, b} {
+				orders++
+				span := int(t.Sub(signups[c]) / time.Second)
+				tc := signups[c].Add(time.Duration(1+rng.IntN(max(1, span-1))) * time.Second)
+				billing(tc, "order.created", "id", fmt.Sprintf("ORD-%04d", orders), "customer_email", email(c),
+					"amount", float64(rng.IntN(50000))/100, "line_item_count", 1+rng.IntN(5))
+			}
+		}
 		app(t, "signup", "email", strings.ToUpper(email(a)[:4])+email(a)[4:], "phone", phone(b))
 	}
 	// Delivery order: by timestamp, then perturbed.
@@ -231,7 +273,7 @@ func crashEvents() []crashEvent {
 // crashWorkload cuts the delivery order into calls: inline ingests in small
 // batches, append-only ingests followed by a build, a forced full build,
 // more inline ingests, another append-only segment and build, and a last
-// inline segment (processed by nothing else).
+// inline segment after the last build.
 var crashWorkload = sync.OnceValue(func() []crashStep {
 	evs := crashEvents()
 	var steps []crashStep
@@ -277,10 +319,15 @@ func crashOpen(ctx context.Context, db string) (*defacto.Engine, error) {
 	})
 }
 
+// crashStats counts what a run of the workload exercised.
+type crashStats struct {
+	duplicates, late, merges, failed int
+}
+
 // crashRun runs the workload; progress, when set, is told before and after
-// every step. It returns the mode of every build that ran (explicit, or
-// automatic before an inline ingest).
-func crashRun(ctx context.Context, e *defacto.Engine, progress func(i int, s crashStep, done bool)) ([]string, error) {
+// every step, and stats, when set, counts. It returns the mode of every
+// build that ran (explicit, or automatic before an inline ingest).
+func crashRun(ctx context.Context, e *defacto.Engine, stats *crashStats, progress func(i int, s crashStep, done bool)) ([]string, error) {
 	var modes []string
 	for i, s := range crashWorkload() {
 		if progress != nil {
@@ -298,12 +345,22 @@ func crashRun(ctx context.Context, e *defacto.Engine, progress func(i int, s cra
 			if res.Build != nil {
 				modes = append(modes, "auto:"+res.Build.Mode)
 			}
+			if stats != nil {
+				stats.duplicates += res.DuplicatesSkipped
+				stats.late += res.LateArrivals
+				stats.merges += res.MergesDetected
+				stats.failed += res.InterpretationFailures
+			}
 		case "build", "build-full":
 			res, err := e.Build(ctx, defacto.BuildOptions{Full: s.op == "build-full"})
 			if err != nil {
 				return modes, fmt.Errorf("step %d %v: %w", i, s, err)
 			}
 			modes = append(modes, res.Mode)
+			if stats != nil {
+				stats.late += res.LateArrivals
+				stats.merges += res.MergesDetected
+			}
 		}
 		if progress != nil {
 			progress(i, s, true)
@@ -324,6 +381,7 @@ type crashSection struct {
 // status's cursors and counts. recorded_at is left out.
 func crashDump(ctx context.Context, e *defacto.Engine) ([]crashSection, error) {
 	var out []crashSection
+	ignore := strings.Split(os.Getenv(crashIgnoreEnv), ",")
 	add := func(name string, v any) error {
 		b, err := json.MarshalIndent(v, "", " ")
 		if err != nil {
@@ -339,7 +397,7 @@ func crashDump(ctx context.Context, e *defacto.Engine) ([]crashSection, error) {
 		}
 		var cols []string
 		for _, c := range probe.Columns() {
-			if c != "recorded_at" {
+			if c != "recorded_at" && !slices.Contains(ignore, c) {
 				cols = append(cols, c)
 			}
 		}
@@ -469,14 +527,14 @@ func crashRowDiff(want, got []byte) string {
 			sort.Strings(ks)
 			shown := 0
 			for _, k := range ks {
-				if !bytes.Equal(compactJSON(wm[k]), compactJSON(gm[k])) && shown < 8 {
+				if !bytes.Equal(crashCompact(wm[k]), crashCompact(gm[k])) && shown < 8 {
 					shown++
-					fmt.Fprintf(&b, "  %s: got %s\n       want %s\n", k, shorten(compactJSON(gm[k]), 600), shorten(compactJSON(wm[k]), 600))
+					fmt.Fprintf(&b, "  %s: got %s\n       want %s\n", k, crashShorten(crashCompact(gm[k]), 600), crashShorten(crashCompact(wm[k]), 600))
 				}
 			}
 			return b.String()
 		}
-		return fmt.Sprintf("  got  %s\n  want %s", shorten(got, 600), shorten(want, 600))
+		return fmt.Sprintf("  got  %s\n  want %s", crashShorten(got, 600), crashShorten(want, 600))
 	}
 	var b strings.Builder
 	if len(wr) != len(gr) {
@@ -486,10 +544,10 @@ func crashRowDiff(want, got []byte) string {
 	for i := 0; i < max(len(wr), len(gr)) && shown < 6; i++ {
 		var w, g []byte
 		if i < len(wr) {
-			w = compactJSON(wr[i])
+			w = crashCompact(wr[i])
 		}
 		if i < len(gr) {
-			g = compactJSON(gr[i])
+			g = crashCompact(gr[i])
 		}
 		if !bytes.Equal(w, g) {
 			shown++
@@ -499,7 +557,7 @@ func crashRowDiff(want, got []byte) string {
 	return b.String()
 }
 
-func compactJSON(b []byte) []byte {
+func crashCompact(b []byte) []byte {
 	if b == nil {
 		return []byte("(none)")
 	}
@@ -510,7 +568,7 @@ func compactJSON(b []byte) []byte {
 	return buf.Bytes()
 }
 
-func shorten(b []byte, n int) string {
+func crashShorten(b []byte, n int) string {
 	if len(b) <= n {
 		return string(b)
 	}
@@ -529,14 +587,31 @@ func crashWriteDump(dir string, secs []crashSection) error {
 
 // crashReference runs the workload on a fresh database in this process,
 // builds, and dumps.
-func crashReference(t *testing.T, ctx context.Context, db string) ([]crashSection, []string) {
+// crashMark is how far the ledger and the interpretation cursor are.
+type crashMark struct{ head, cursor int64 }
+
+// crashReference runs the workload on a fresh database in this process,
+// builds, and dumps. It also returns the ledger head and cursor after every
+// step.
+func crashReference(t *testing.T, ctx context.Context, db string) ([]crashSection, []crashMark, []string, crashStats) {
 	t.Helper()
 	e, err := crashOpen(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	modes, err := crashRun(ctx, e, nil)
+	var stats crashStats
+	marks := make([]crashMark, len(crashWorkload()))
+	modes, err := crashRun(ctx, e, &stats, func(i int, _ crashStep, done bool) {
+		if !done {
+			return
+		}
+		st, err := e.BuildStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		marks[i] = crashMark{st.LedgerHead, st.Cursor}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +622,7 @@ func crashReference(t *testing.T, ctx context.Context, db string) ([]crashSectio
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dump, modes
+	return dump, marks, modes, stats
 }
 
 // TestCrashChild is the child process of TestCrashRecovery: it runs the
@@ -564,7 +639,7 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Println("crash-child: opened")
-	_, err = crashRun(ctx, e, func(i int, s crashStep, done bool) {
+	_, err = crashRun(ctx, e, nil, func(i int, s crashStep, done bool) {
 		if done {
 			fmt.Printf("crash-child: done %d\n", i)
 		} else {
@@ -580,10 +655,24 @@ func TestCrashChild(t *testing.T) {
 	fmt.Println("crash-child: finished")
 }
 
-// crashChild runs the child on db; with kill > 0 it sends SIGKILL after
-// that delay. It returns the child's output lines, whether it was killed
-// before finishing, and its run time.
-func crashChild(t *testing.T, db string, kill time.Duration) (lines []string, killed bool, took time.Duration) {
+// crashLine is one line of the child's output and when the parent read it,
+// counted from the child's start.
+type crashLine struct {
+	at   time.Duration
+	text string
+}
+
+// crashKill says when to kill a child: offset after the child printed the
+// line anchor ("" = after its start).
+type crashKill struct {
+	anchor string
+	offset time.Duration
+}
+
+// crashChild runs the child on db; with a kill plan it sends SIGKILL when
+// the plan says. It returns the child's output lines and whether it was
+// killed before finishing.
+func crashChild(t *testing.T, db string, kill *crashKill) (lines []crashLine, killed bool) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -591,64 +680,93 @@ func crashChild(t *testing.T, db string, kill time.Duration) (lines []string, ki
 	}
 	cmd := exec.Command(exe, "-test.run=^TestCrashChild$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashDBEnv+"="+db)
-	cmd.Dir, _ = os.Getwd()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	var timer *time.Timer
 	var sent bool
-	if kill > 0 {
-		timer = time.AfterFunc(kill, func() {
+	var timer *time.Timer
+	arm := func(d time.Duration) {
+		timer = time.AfterFunc(d, func() {
 			mu.Lock()
 			sent = true
 			mu.Unlock()
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 		})
 	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if kill != nil && kill.anchor == "" {
+		arm(kill.offset)
+	}
+	mu.Unlock()
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, crashLine{time.Since(start), sc.Text()})
+			if kill != nil && timer == nil && sc.Text() == kill.anchor {
+				arm(kill.offset)
+			}
+			mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
 	<-read
 	werr := cmd.Wait()
-	took = time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
 	if timer != nil {
 		timer.Stop()
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	finished := len(lines) > 0 && strings.Contains(strings.Join(lines, "\n"), "crash-child: finished")
+	finished := false
+	for _, l := range lines {
+		finished = finished || l.text == "crash-child: finished"
+	}
 	var ee *exec.ExitError
 	switch {
-	case werr == nil && finished:
-		return lines, false, took
+	case finished && (werr == nil || sent): // a kill that came too late
+		return lines, false
 	case sent && errors.As(werr, &ee) && !finished:
-		return lines, true, took
-	default:
-		t.Fatalf("child: %v\nstdout:\n%s\nstderr:\n%s", werr, strings.Join(lines, "\n"), stderr.String())
+		return lines, true
 	}
-	return
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "%8v %s\n", l.at.Round(time.Millisecond), l.text)
+	}
+	t.Fatalf("child: %v\nstdout:\n%s\nstderr:\n%s", werr, b.String(), stderr.String())
+	return nil, false
+}
+
+// crashPlan turns a moment u of the uninterrupted child's run (whose
+// output was ref) into a kill plan anchored at the last progress line
+// printed before u, so that kills spread over the workload's steps in
+// proportion to their run time even when a loaded machine slows the child.
+func crashPlan(ref []crashLine, u time.Duration) *crashKill {
+	k := &crashKill{offset: u}
+	for _, l := range ref {
+		if l.at > u {
+			break
+		}
+		if strings.HasPrefix(l.text, "crash-child: ") && l.text != "crash-child: finished" {
+			k.anchor, k.offset = l.text, u-l.at
+		}
+	}
+	return k
 }
 
 // crashLastStep describes where the child was when killed.
-func crashLastStep(lines []string) string {
+func crashLastStep(lines []crashLine) string {
 	for i := len(lines) - 1; i >= 0; i-- {
-		if l, ok := strings.CutPrefix(lines[i], "crash-child: "); ok {
+		if l, ok := strings.CutPrefix(lines[i].text, "crash-child: "); ok {
 			if strings.HasPrefix(l, "done ") {
 				return "after " + l
 			}
@@ -658,34 +776,85 @@ func crashLastStep(lines []string) string {
 	return "before open"
 }
 
+// crashResumed is the outcome of crashResume.
+type crashResumed struct {
+	needed string    // detection right after reopening: mode [reasons]
+	found  crashMark // ledger head and cursor right after reopening
+	modes  []string  // builds run by the rerun and the final build
+	dump   []crashSection
+}
+
 // crashResume reopens a (possibly killed) database, runs the workload again
-// from the start, builds and dumps. It also reports what detection asked
-// for right after reopening, and the builds that ran.
-func crashResume(ctx context.Context, db string) (needed string, modes []string, dump []crashSection, err error) {
+// from the start, builds and dumps. It also reports what the database held
+// and what detection asked for right after reopening.
+func crashResume(ctx context.Context, db string) (*crashResumed, error) {
 	e, err := crashOpen(ctx, db)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("reopen: %w", err)
+		return nil, fmt.Errorf("reopen: %w", err)
 	}
 	defer e.Close()
 	st, err := e.BuildStatus(ctx)
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("build status after reopen: %w", err)
+		return nil, fmt.Errorf("build status after reopen: %w", err)
 	}
-	needed = st.NeededMode
+	r := &crashResumed{needed: st.NeededMode, found: crashMark{st.LedgerHead, st.Cursor}}
 	if st.NeededMode == defacto.ModeFull || st.Dirty {
-		needed += " [" + strings.Join(st.NeededReasons, "; ") + "]"
+		r.needed += " [" + strings.Join(st.NeededReasons, "; ") + "]"
 	}
-	modes, err = crashRun(ctx, e, nil)
-	if err != nil {
-		return needed, modes, nil, fmt.Errorf("resumed workload: %w", err)
+	if r.modes, err = crashRun(ctx, e, nil, nil); err != nil {
+		return r, fmt.Errorf("resumed workload: %w", err)
 	}
 	res, err := e.Build(ctx, defacto.BuildOptions{})
 	if err != nil {
-		return needed, modes, nil, fmt.Errorf("final build: %w", err)
+		return r, fmt.Errorf("final build: %w", err)
 	}
-	modes = append(modes, res.Mode)
-	dump, err = crashDump(ctx, e)
-	return needed, modes, dump, err
+	r.modes = append(r.modes, res.Mode)
+	r.dump, err = crashDump(ctx, e)
+	return r, err
+}
+
+// crashProgress returns the last step the child finished and the last one
+// it started (-1: none).
+func crashProgress(lines []crashLine) (done, started int) {
+	done, started = -1, -1
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l.text, "crash-child: done "); ok {
+			done, _ = strconv.Atoi(rest)
+		} else if rest, ok := strings.CutPrefix(l.text, "crash-child: step "); ok {
+			n, _, _ := strings.Cut(rest, " ")
+			started, _ = strconv.Atoi(n)
+		}
+	}
+	return done, started
+}
+
+// crashCheckFound checks what a reopened database held against the
+// reference's marks: every event of a finished ingest is there (nothing
+// acknowledged is lost), nothing beyond the step in progress is, and the
+// cursor is at least where the last finished step left it.
+func crashCheckFound(marks []crashMark, lines []crashLine, found crashMark) error {
+	done, started := crashProgress(lines)
+	var lo, hi crashMark
+	if done >= 0 {
+		lo = marks[done]
+	}
+	if started >= 0 {
+		hi = marks[started]
+	}
+	if started < done { // between steps, or finished
+		hi = lo
+	}
+	switch {
+	case found.head < lo.head:
+		return fmt.Errorf("ledger head %d after reopening, but step %d had finished with head %d: acknowledged events lost",
+			found.head, done, lo.head)
+	case found.head > hi.head:
+		return fmt.Errorf("ledger head %d after reopening, beyond %d, the head after step %d in progress", found.head, hi.head, started)
+	case found.cursor < lo.cursor:
+		return fmt.Errorf("cursor %d after reopening, but step %d had finished with cursor %d: the cursor moved back",
+			found.cursor, done, lo.cursor)
+	}
+	return nil
 }
 
 func crashModeRank(m string) int {
@@ -735,73 +904,104 @@ func TestCrashRecovery(t *testing.T) {
 	}
 
 	t0 := time.Now()
-	want, refModes := crashReference(t, ctx, filepath.Join(t.TempDir(), "defacto.db"))
-	t.Logf("reference: %d steps, %d records, builds %v, in %v", len(steps), nev, refModes, time.Since(t0).Round(time.Millisecond))
+	want, marks, refModes, st := crashReference(t, ctx, filepath.Join(t.TempDir(), "defacto.db"))
+	t.Logf("reference: %d steps, %d records (%d sent twice), builds %v, %d late arrivals, %d merges, %d interpretation failures, in %v",
+		len(steps), nev, st.duplicates, refModes, st.late, st.merges, st.failed, time.Since(t0).Round(time.Millisecond))
 	var wantStatus string
 	for _, s := range want {
 		if s.name == "status" || s.name == "ledger" {
-			wantStatus += " " + string(compactJSON(s.json))
+			wantStatus += " " + string(crashCompact(s.json))
 		}
 	}
 	t.Logf("reference state:%s", wantStatus)
 
-	// One uninterrupted child: its run time spreads the kill moments, and
-	// its result (another process, same workload) must equal the reference.
+	// One uninterrupted child: its output times the steps, which spreads
+	// the kill moments, and its result (another process, same workload,
+	// resumed like the killed ones) must equal the reference as well.
 	db0 := filepath.Join(t.TempDir(), "defacto.db")
-	_, _, full := crashChild(t, db0, 0)
+	ref, _ := crashChild(t, db0, nil)
+	full := ref[len(ref)-1].at
 	t.Logf("uninterrupted child: %v", full.Round(time.Millisecond))
-	if _, _, got, err := crashResume(ctx, db0); err != nil {
+	if r, err := crashResume(ctx, db0); err != nil {
 		t.Fatalf("uninterrupted child: %v", err)
-	} else if d := crashCompare(want, got); len(d) > 0 {
-		t.Errorf("uninterrupted child, resumed, differs from the reference:\n%s", strings.Join(d, "\n"))
+	} else {
+		if err := crashCheckFound(marks, ref, r.found); err != nil {
+			t.Errorf("uninterrupted child: %v", err)
+		}
+		if d := crashCompare(want, r.dump); len(d) > 0 {
+			t.Errorf("uninterrupted child, reopened (needed %s), rerun and built (%v), differs from the clean run:\n%s",
+				r.needed, r.modes, strings.Join(d, "\n"))
+		}
 	}
 
+	// Kill moments: one in each of `points` equal slices of the child's run
+	// time, at a seeded random place in the slice.
 	rng := rand.New(rand.NewPCG(seed, uint64(points)))
+	plans := make([]*crashKill, points)
+	moments := make([]time.Duration, points)
+	for k := range plans {
+		moments[k] = time.Duration((float64(k) + rng.Float64()) / float64(points) * float64(full))
+		plans[k] = crashPlan(ref, moments[k])
+	}
 	type outcome struct {
 		where, needed string
 		modes         []string
 		killed        bool
+		took          time.Duration
 	}
 	results := make([]outcome, points)
-	delays := make([]time.Duration, points)
-	for k := range delays {
-		// Spread over the child's run time, from exec to finish.
-		delays[k] = time.Duration(float64(full) * (0.01 + 0.98*rng.Float64()))
-	}
 	t.Run("kill", func(t *testing.T) {
 		for k := range points {
 			t.Run(fmt.Sprintf("%03d", k), func(t *testing.T) {
 				t.Parallel()
+				start := time.Now()
 				dir := t.TempDir()
 				db := filepath.Join(dir, "defacto.db")
-				lines, killed, _ := crashChild(t, db, delays[k])
+				lines, killed := crashChild(t, db, plans[k])
 				where := crashLastStep(lines)
 				if !killed {
 					where = "not killed: child finished first"
 				}
-				needed, modes, got, err := crashResume(ctx, db)
-				results[k] = outcome{where: where, needed: needed, modes: modes, killed: killed}
-				label := fmt.Sprintf("kill %d at %v, %s", k, delays[k].Round(time.Millisecond), where)
+				label := fmt.Sprintf("kill %d (%v into the run, %v after %q), %s", k, moments[k].Round(time.Millisecond),
+					plans[k].offset.Round(time.Millisecond), plans[k].anchor, where)
+				var kd string
+				if keep != "" {
+					kd = filepath.Join(keep, fmt.Sprintf("kill-%03d", k))
+					if err := os.CopyFS(filepath.Join(kd, "killed"), os.DirFS(dir)); err != nil {
+						t.Logf("keep: %v", err)
+					}
+					var b strings.Builder
+					for _, l := range lines {
+						fmt.Fprintf(&b, "%8v %s\n", l.at.Round(time.Millisecond), l.text)
+					}
+					_ = os.WriteFile(filepath.Join(kd, "child.log"), []byte(b.String()), 0o644)
+				}
+				r, err := crashResume(ctx, db)
 				if err != nil {
 					t.Fatalf("%s: %v", label, err)
+				}
+				needed := r.needed
+				results[k] = outcome{where: where, needed: needed, modes: r.modes, killed: killed, took: time.Since(start)}
+				if err := crashCheckFound(marks, lines, r.found); err != nil {
+					t.Errorf("%s: %v", label, err)
 				}
 				if crashModeRank(needed) > crashModeRank(defacto.ModeFull) {
 					t.Errorf("%s: reopened database needs %s, want at most FULL", label, needed)
 				}
+				got := r.dump
 				if d := crashCompare(want, got); len(d) > 0 {
 					msg := fmt.Sprintf("%s: after reopen (needed %s), rerun and build (%v), state differs from the clean run:\n%s",
-						label, needed, modes, strings.Join(d, "\n"))
-					if keep != "" {
-						kd := filepath.Join(keep, fmt.Sprintf("kill-%03d", k))
-						if err := os.MkdirAll(filepath.Join(kd, "got"), 0o755); err == nil {
-							_ = os.MkdirAll(filepath.Join(kd, "want"), 0o755)
-							_ = crashWriteDump(filepath.Join(kd, "got"), got)
-							_ = crashWriteDump(filepath.Join(kd, "want"), want)
-							_ = os.WriteFile(filepath.Join(kd, "child.log"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
-							msg += "\nkept in " + kd
-						}
+						label, needed, r.modes, strings.Join(d, "\n"))
+					if kd != "" {
+						_ = os.MkdirAll(filepath.Join(kd, "got"), 0o755)
+						_ = os.MkdirAll(filepath.Join(kd, "want"), 0o755)
+						_ = crashWriteDump(filepath.Join(kd, "got"), got)
+						_ = crashWriteDump(filepath.Join(kd, "want"), want)
+						msg += "\nkept in " + kd
 					}
 					t.Error(msg)
+				} else if kd != "" && crashModeRank(needed) < crashModeRank(defacto.ModeFull) {
+					_ = os.RemoveAll(kd) // kept: mismatches, and reopens that needed a full build
 				}
 			})
 		}
@@ -817,8 +1017,8 @@ func TestCrashRecovery(t *testing.T) {
 		if r.killed {
 			killedN++
 		}
-		t.Logf("kill %2d at %6v: %-60s → reopened needing %s; builds on rerun %v", k,
-			delays[k].Round(time.Millisecond), r.where, r.needed, r.modes)
+		t.Logf("kill %2d at %6v %-58s → reopened needing %s; builds on rerun %v (%v)", k,
+			moments[k].Round(time.Millisecond), r.where, r.needed, r.modes, r.took.Round(100*time.Millisecond))
 	}
 	t.Logf("%d of %d children killed before finishing; modes needed after reopening: %v", killedN, points, seen)
 }
