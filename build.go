@@ -70,11 +70,10 @@ func detectFor(ctx context.Context, tx store.Tx, set *definition.Set, version st
 			return nil, fmt.Errorf("meta %s: %w", metaNormalizationRec, err)
 		}
 	}
-	sources, err := tx.LedgerSources(ctx)
+	sources, err := ledgerSources(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(sources)
 	for _, s := range sources {
 		if s == reservedSource {
 			continue
@@ -573,4 +572,44 @@ func (e *Engine) isClosed() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.closed
+}
+
+// ledgerSources lists the sources that have ledger rows, from the meta
+// record ingest keeps (a scan of the ledger would make every processing
+// call O(events)). A namespace made before the record existed falls back to
+// the scan once and records the result.
+func ledgerSources(ctx context.Context, tx store.Tx) ([]string, error) {
+	s, ok, err := tx.Meta(ctx, metaLedgerSources)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if ok {
+		if err := json.Unmarshal([]byte(s), &out); err != nil {
+			return nil, fmt.Errorf("meta %s: %w", metaLedgerSources, err)
+		}
+		return out, nil
+	}
+	if out, err = tx.LedgerSources(ctx); err != nil {
+		return nil, err
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// noteLedgerSource records that source has ledger rows.
+func (e *Engine) noteLedgerSource(ctx context.Context, tx store.Tx, source string) error {
+	cur, err := ledgerSources(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if !contains(cur, source) {
+		cur = append(cur, source)
+		sort.Strings(cur)
+		b, _ := json.Marshal(cur)
+		if err := tx.SetMeta(ctx, metaLedgerSources, string(b)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

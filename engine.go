@@ -29,6 +29,7 @@ const (
 	metaNormalizationRec   = "normalization_record"
 	metaLastBuiltVersion   = "last_built_version"
 	metaTotalShards        = "total_shards"
+	metaLedgerSources      = "ledger_sources"
 )
 
 // Engine is an open defacto namespace: definitions plus a database. It is
@@ -326,7 +327,7 @@ func (e *Engine) init(ctx context.Context) error {
 			saltHex = hex.EncodeToString(salt)
 			for k, v := range map[string]string{
 				metaSalt: saltHex, metaIdentityCursor: "0", metaIdentityEpoch: "0",
-				metaNormalizationEpoch: "0", metaTotalShards: "1",
+				metaNormalizationEpoch: "0", metaTotalShards: "1", metaLedgerSources: "[]",
 			} {
 				if err := tx.SetMeta(ctx, k, v); err != nil {
 					return err

@@ -325,6 +325,11 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs [
 			}
 		}
 		t1 := time.Now()
+		if len(rows) > 0 {
+			if err := e.noteLedgerSource(ctx, tx, src.Name); err != nil {
+				return err
+			}
+		}
 		if err := tx.Append(ctx, rows); err != nil {
 			return err
 		}

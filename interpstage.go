@@ -185,6 +185,29 @@ type stageWriter struct {
 	hi      int64
 	index   map[int64]int
 	now     int64
+
+	// queued holds incremental history writes per entity type until flush,
+	// so a chunk's closes and inserts go out as a few multi-row statements.
+	queued map[*definition.Entity][]*store.HistoryWrite
+}
+
+// queue holds one entity's incremental write until flush.
+func (w *stageWriter) queue(ent *definition.Entity, hw *store.HistoryWrite) {
+	if w.queued == nil {
+		w.queued = map[*definition.Entity][]*store.HistoryWrite{}
+	}
+	w.queued[ent] = append(w.queued[ent], hw)
+}
+
+// flush writes every queued history write.
+func (w *stageWriter) flush() error {
+	for ent, ws := range w.queued {
+		if err := w.tx.WriteHistories(w.ctx, w.e.version, ent, ws); err != nil {
+			return err
+		}
+	}
+	w.queued = nil
+	return nil
 }
 
 func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
@@ -417,6 +440,9 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			w.st.updated[id] = true
 		}
 	}
+	if err := w.flush(); err != nil {
+		return err
+	}
 	if err := tx.PutStates(ctx, w.e.version, newStates); err != nil {
 		return err
 	}
@@ -470,7 +496,8 @@ func (w *stageWriter) writeIncremental(ent *definition.Entity, id string, run *i
 	}
 	hw.Insert = historyRows(id, run.Rows, "", store.NoTime)
 	w.st.rowsWritten += len(hw.Insert)
-	return w.tx.WriteHistory(w.ctx, w.e.version, ent, hw)
+	w.queue(ent, hw)
+	return nil
 }
 
 // historyRows turns interpreted rows into stored rows, chaining valid_to;

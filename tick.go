@@ -68,6 +68,27 @@ func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickR
 			}
 			n = 0
 			var states []store.StateRecord
+			w := &stageWriter{e: e, tx: tx, ctx: ctx, st: newRunStats().pending, horizon: at, hi: idc, now: e.now()}
+			// One read of the open rows per entity type for the whole batch.
+			byType := map[string][]string{}
+			for _, rec := range due {
+				byType[rec.EntityType] = append(byType[rec.EntityType], rec.EntityID)
+			}
+			open := map[string]store.HistoryRow{}
+			for t, ids := range byType {
+				ent := e.defs.Entity(t)
+				if ent == nil {
+					continue
+				}
+				got, err := tx.OpenRows(ctx, e.version, ent, ids)
+				if err != nil {
+					return err
+				}
+				for id, r := range got {
+					open[id] = r
+				}
+			}
+			var rebuild []store.StateRecord
 			for _, rec := range due {
 				if evaluated[rec.EntityID] {
 					continue // failed firings keep a due deadline; one evaluation per tick
@@ -80,10 +101,6 @@ func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickR
 					continue
 				}
 				st, err := decodeState(rec.Data, rec.EntityID, rec.EntityType)
-				if err != nil {
-					return err
-				}
-				open, err := tx.OpenRows(ctx, e.version, ent, []string{rec.EntityID})
 				if err != nil {
 					return err
 				}
@@ -107,16 +124,13 @@ func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickR
 				}
 				res.RulesFired += run.RulesFired
 				res.Transitions += run.Transitions
-				w := &stageWriter{e: e, tx: tx, ctx: ctx, st: newRunStats().pending, horizon: at, hi: idc, now: e.now()}
 				if len(run.Rows) > 0 && hasBase && run.Rows[0].ValidFrom == base.ValidFrom {
 					// A firing lands on the open row's instant (an overdue
-					// expiration on state entry): rebuild the entity so the
-					// row at that instant holds the final state.
-					if err := w.recompute(rec.EntityID, rec.EntityType); err != nil {
-						return err
-					}
+					// expiration on state entry): rebuild the entity after the
+					// batch's writes, so the row at that instant holds the
+					// final state.
+					rebuild = append(rebuild, rec)
 					res.EntitiesChanged++
-					res.RowsWritten += w.st.rowsWritten
 					continue
 				}
 				if len(run.Rows) > 0 {
@@ -131,6 +145,16 @@ func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickR
 					return err
 				}
 				states = append(states, out)
+			}
+			if err := w.flush(); err != nil {
+				return err
+			}
+			for _, rec := range rebuild {
+				before := w.st.rowsWritten
+				if err := w.recompute(rec.EntityID, rec.EntityType); err != nil {
+					return err
+				}
+				res.RowsWritten += w.st.rowsWritten - before
 			}
 			if err := tx.PutStates(ctx, e.version, states); err != nil {
 				return err

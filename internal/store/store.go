@@ -137,6 +137,9 @@ type Tx interface {
 	CurrentRows(ctx context.Context, version string, ent *definition.Entity, id string) ([]HistoryRow, error)
 	// WriteHistory applies one entity's planned changes (history.md §4).
 	WriteHistory(ctx context.Context, version string, ent *definition.Entity, w *HistoryWrite) error
+	// WriteHistories applies several entities' plans at once (one entity
+	// at most once); backends batch the statements.
+	WriteHistories(ctx context.Context, version string, ent *definition.Entity, ws []*HistoryWrite) error
 	// InsertMergedID records a closed loser and repoints canonical_id of
 	// rows whose canonical id was the loser (history.md §4).
 	InsertMergedID(ctx context.Context, version string, m MergedID) error

@@ -215,20 +215,59 @@ func (t *tx) CurrentRows(ctx context.Context, version string, ent *definition.En
 	return out, nil
 }
 
-// WriteHistory executes one entity's plan (history.md §4) in the order
-// supersede, close, insert, so the unique index on (id, valid_from) over
-// current belief never sees two rows at once. Each supersede and close must
-// hit exactly one current-belief row; anything else means the plan was made
-// from other rows than the stored ones, and the transaction must not commit.
+// WriteHistory executes one entity's plan; see WriteHistories.
 func (t *tx) WriteHistory(ctx context.Context, version string, ent *definition.Entity, w *store.HistoryWrite) error {
-	fail := func(err error) error {
-		return fmt.Errorf("sqlite: write history of %s %s in %s: %w", entName(ent), w.EntityID, version, err)
+	return t.WriteHistories(ctx, version, ent, []*store.HistoryWrite{w})
+}
+
+// WriteHistories executes several entities' plans (history.md §4) in the
+// order supersede, close, insert, so the unique index on (id, valid_from)
+// over current belief never sees two rows at once. Closes and inserts of
+// all entities go out as multi-row statements. Each supersede and close must
+// hit exactly one current-belief row; anything else means a plan was made
+// from other rows than the stored ones, and the transaction must not commit.
+func (t *tx) WriteHistories(ctx context.Context, version string, ent *definition.Entity, ws []*store.HistoryWrite) error {
+	fail := func(id string, err error) error {
+		return fmt.Errorf("sqlite: write history of %s %s in %s: %w", entName(ent), id, version, err)
+	}
+	if len(ws) == 0 {
+		return nil
 	}
 	h, err := t.history(ctx, version, ent, true)
 	if err != nil {
-		return fail(err)
+		return fail(ws[0].EntityID, err)
 	}
-	one := func(res sql.Result, err error, what string, vf int64) error {
+	for _, w := range ws {
+		for _, vf := range w.Supersede {
+			res, err := t.exec(ctx, `UPDATE `+h.table+` SET "superseded_at" = ?
+				WHERE `+h.id+` = ? AND "valid_from" = ? AND "superseded_at" IS NULL`, w.Now, w.EntityID, vf)
+			if err := exactlyOne(res, err, "supersede", vf); err != nil {
+				return fail(w.EntityID, err)
+			}
+		}
+	}
+	type closeRow struct {
+		id     string
+		vf, to int64
+	}
+	var closes []closeRow
+	for _, w := range ws {
+		vfs := make([]int64, 0, len(w.Close))
+		for vf := range w.Close {
+			vfs = append(vfs, vf)
+		}
+		slices.Sort(vfs)
+		for _, vf := range vfs {
+			closes = append(closes, closeRow{w.EntityID, vf, w.Close[vf]})
+		}
+	}
+	err = chunked(closes, maxParams/3, func(c []closeRow) error {
+		args := make([]any, 0, len(c)*3)
+		for _, r := range c {
+			args = append(args, r.id, r.vf, nullTime(r.to))
+		}
+		res, err := t.exec(ctx, `UPDATE `+h.table+` AS h SET "valid_to" = v.column3 FROM (VALUES `+rowParams(len(c), 3)+`) AS v
+			WHERE h.`+h.id+` = v.column1 AND h."valid_from" = v.column2 AND h."superseded_at" IS NULL`, args...)
 		if err != nil {
 			return err
 		}
@@ -236,56 +275,64 @@ func (t *tx) WriteHistory(ctx context.Context, version string, ent *definition.E
 		if err != nil {
 			return err
 		}
-		if n != 1 {
-			return fmt.Errorf("%s: no current-belief row at valid_from %d", what, vf)
+		if n != int64(len(c)) {
+			return fmt.Errorf("close: %d of %d rows have no current-belief row at their valid_from", int64(len(c))-n, len(c))
 		}
 		return nil
+	})
+	if err != nil {
+		return fail(ws[0].EntityID, err)
 	}
-	for _, vf := range w.Supersede {
-		res, err := t.exec(ctx, `UPDATE `+h.table+` SET "superseded_at" = ?
-			WHERE `+h.id+` = ? AND "valid_from" = ? AND "superseded_at" IS NULL`, w.Now, w.EntityID, vf)
-		if err := one(res, err, "supersede", vf); err != nil {
-			return fail(err)
+	var rows []store.HistoryRow
+	now := make([]int64, 0)
+	for _, w := range ws {
+		for _, r := range w.Insert {
+			if r.EntityID == "" {
+				r.EntityID = w.EntityID
+			}
+			rows = append(rows, r)
+			now = append(now, w.Now)
 		}
 	}
-	closes := make([]int64, 0, len(w.Close))
-	for vf := range w.Close {
-		closes = append(closes, vf)
-	}
-	slices.Sort(closes)
-	for _, vf := range closes {
-		res, err := t.exec(ctx, `UPDATE `+h.table+` SET "valid_to" = ?
-			WHERE `+h.id+` = ? AND "valid_from" = ? AND "superseded_at" IS NULL`, nullTime(w.Close[vf]), w.EntityID, vf)
-		if err := one(res, err, "close", vf); err != nil {
-			return fail(err)
-		}
-	}
-	err = chunked(w.Insert, maxParams/h.ncols, func(c []store.HistoryRow) error {
+	i := 0
+	err = chunked(rows, maxParams/h.ncols, func(c []store.HistoryRow) error {
 		args := make([]any, 0, len(c)*h.ncols)
 		for _, r := range c {
 			if len(r.Props) != len(h.types) {
-				return fmt.Errorf("row at valid_from %d has %d property values, want %d", r.ValidFrom, len(r.Props), len(h.types))
+				return fmt.Errorf("row of %s at valid_from %d has %d property values, want %d", r.EntityID, r.ValidFrom, len(r.Props), len(h.types))
 			}
-			id := r.EntityID
-			if id == "" {
-				id = w.EntityID
-			}
-			args = append(args, id, r.State)
-			for i, v := range r.Props {
-				x, err := toSQL(v, h.types[i])
+			args = append(args, r.EntityID, r.State)
+			for j, v := range r.Props {
+				x, err := toSQL(v, h.types[j])
 				if err != nil {
-					return fmt.Errorf("row at valid_from %d, property %s: %w", r.ValidFrom, ent.Properties[i].Name, err)
+					return fmt.Errorf("row of %s at valid_from %d, property %s: %w", r.EntityID, r.ValidFrom, ent.Properties[j].Name, err)
 				}
 				args = append(args, x)
 			}
 			args = append(args, r.ValidFrom, nullTime(r.ValidTo), nullText(r.MergedInto), nullTime(r.LastEventTime),
-				r.StateEnteredTime, r.CreatedTime, nullInt(r.EventSeq), w.Now)
+				r.StateEnteredTime, r.CreatedTime, nullInt(r.EventSeq), now[i])
+			i++
 		}
 		_, err := t.exec(ctx, `INSERT INTO `+h.table+` (`+h.cols+`) VALUES `+rowParams(len(c), h.ncols), args...)
 		return err
 	})
 	if err != nil {
-		return fail(err)
+		return fail(ws[0].EntityID, err)
+	}
+	return nil
+}
+
+// exactlyOne checks that a write touched one row.
+func exactlyOne(res sql.Result, err error, what string, vf int64) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: no current-belief row at valid_from %d", what, vf)
 	}
 	return nil
 }
