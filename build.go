@@ -46,12 +46,12 @@ func modeRank(m string) int {
 // detect evaluates every condition of builds.md §2 in order for the active
 // version.
 func (e *Engine) detect(ctx context.Context, tx store.Tx, opts BuildOptions) (*detection, error) {
-	return detectFor(ctx, tx, e.defs, e.version, opts)
+	return detectFor(ctx, tx, e.defs, e.version, e.cfg.ShardID, opts)
 }
 
 // detectFor evaluates build-mode detection as if version (with set) were
 // active.
-func detectFor(ctx context.Context, tx store.Tx, set *definition.Set, version string, opts BuildOptions) (*detection, error) {
+func detectFor(ctx context.Context, tx store.Tx, set *definition.Set, version string, shard int, opts BuildOptions) (*detection, error) {
 	d := &detection{}
 	hold := func(mode, reason string) {
 		if d.mode == "" {
@@ -93,7 +93,7 @@ func detectFor(ctx context.Context, tx store.Tx, set *definition.Set, version st
 	if idRec != set.IdentityHash {
 		hold(ModeFullWithIdentityReset, "identity configuration changed")
 	}
-	bs, err := tx.BuildState(ctx, version, 0)
+	bs, err := tx.BuildState(ctx, version, shard)
 	if err != nil {
 		return nil, err
 	}
@@ -388,12 +388,13 @@ func (e *Engine) fullBuild(ctx context.Context, mode string, stats *runStats, re
 }
 
 func (e *Engine) buildState(ctx context.Context, tx store.Tx) (*store.BuildState, error) {
-	bs, err := tx.BuildState(ctx, e.version, 0)
+	bs, err := tx.BuildState(ctx, e.version, e.cfg.ShardID)
 	if err != nil {
 		return nil, err
 	}
 	if bs == nil {
-		bs = &store.BuildState{Version: e.version, TotalShards: 1, TickHorizon: store.NoTime, LastBuildTime: store.NoTime}
+		bs = &store.BuildState{Version: e.version, ShardID: e.cfg.ShardID, TotalShards: e.totalShards(),
+			TickHorizon: store.NoTime, LastBuildTime: store.NoTime}
 	}
 	return bs, nil
 }
@@ -433,7 +434,7 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 	}
 	var retire []string
 	for id := range stored {
-		if !known[id] {
+		if !known[id] && e.owns(id) {
 			retire = append(retire, id)
 		}
 	}
@@ -448,6 +449,9 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 			}
 			w := &stageWriter{e: e, tx: tx, ctx: ctx, st: stats.pending, horizon: bs.TickHorizon, hi: idc, now: e.now()}
 			for _, r := range part {
+				if !e.owns(r.ID) {
+					continue
+				}
 				if r.Status == store.StatusMerged {
 					if m, ok := lastMerge[r.ID]; ok {
 						if err := w.closeLoser(m); err != nil {
@@ -520,10 +524,10 @@ func (e *Engine) BuildStatus(ctx context.Context) (*BuildStatus, error) {
 	if e.isClosed() {
 		return nil, ErrClosed
 	}
-	out := &BuildStatus{Version: e.version, TotalShards: 1, Active: true, SourceHashes: e.defs.SourceHashes,
+	out := &BuildStatus{Version: e.version, ShardID: e.cfg.ShardID, TotalShards: e.totalShards(), Active: true, SourceHashes: e.defs.SourceHashes,
 		EntitiesHash: e.defs.EntitiesHash, IdentityHash: e.defs.IdentityHash}
 	err := e.st.Read(ctx, func(tx store.Tx) error {
-		bs, err := tx.BuildState(ctx, e.version, 0)
+		bs, err := tx.BuildState(ctx, e.version, e.cfg.ShardID)
 		if err != nil {
 			return err
 		}

@@ -37,6 +37,13 @@ type Config struct {
 	// Results never depend on it.
 	Workers int
 
+	// ShardID and TotalShards split interpretation across processes on
+	// PostgreSQL (scale.md §3): this process owns the entities whose id
+	// hashes to ShardID modulo TotalShards. Both are set together;
+	// TotalShards 0 means unsharded. TotalShards is fixed by the
+	// namespace's first open.
+	ShardID, TotalShards int
+
 	// ManualBuild turns automatic builds off: processing calls that need a
 	// full build return ErrBuildRequired instead of running it.
 	ManualBuild bool
@@ -107,6 +114,15 @@ func (c *Config) resolved() (Config, error) {
 		if _, ok := r.DeadLetter.(DeadLetterFile); !ok {
 			return r, errorf(ErrConfig, "config: unsupported DeadLetter kind %T", r.DeadLetter)
 		}
+	}
+	if r.TotalShards == 0 && r.ShardID != 0 {
+		return r, errorf(ErrConfig, "config: ShardID %d given without TotalShards", r.ShardID)
+	}
+	if r.TotalShards < 0 || r.TotalShards > 1024 {
+		return r, errorf(ErrConfig, "config: TotalShards must be between 1 and 1024, got %d", r.TotalShards)
+	}
+	if r.TotalShards > 0 && (r.ShardID < 0 || r.ShardID >= r.TotalShards) {
+		return r, errorf(ErrConfig, "config: ShardID must be in [0, %d), got %d", r.TotalShards, r.ShardID)
 	}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)

@@ -15,17 +15,19 @@ import (
 	"time"
 
 	"github.com/defacto-dev/defacto/internal/scenario"
+	"github.com/defacto-dev/defacto/internal/store/postgres/pgtest"
 )
 
 // libraryUnsupported lists the scenario tags (testdata/conformance/README.md
 // §3) the library cannot run yet; scenarios carrying any of them are skipped
 // and listed. Shrink it as features land.
-var libraryUnsupported = []string{
-	"postgres-only", // this run uses SQLite
-}
+var libraryUnsupported = []string{}
 
-// TestConformance runs every conformance scenario against the library, each
-// on a fresh SQLite database.
+// TestConformance runs every conformance scenario against the library on
+// both backends: each scenario on a fresh SQLite file, and in a fresh
+// PostgreSQL namespace that is dropped afterwards (the server comes from
+// DEFACTO_TEST_DATABASE_URL; unreachable fails under CI, skips otherwise).
+// Scenarios tagged sqlite-only or postgres-only run on that backend only.
 //
 // DEFACTO_SCENARIOS names another scenario directory (e.g. a draft corpus);
 // DEFACTO_CONFORMANCE_SKIP, when set, replaces libraryUnsupported (a
@@ -59,17 +61,31 @@ func TestConformance(t *testing.T) {
 	for _, s := range skipped {
 		t.Logf("  skipped %s", s)
 	}
-	for _, s := range all {
-		t.Run(strings.TrimSuffix(filepath.Base(s.File), ".yaml"), func(t *testing.T) {
-			t.Parallel()
-			scenario.Run(t, s, &libraryDriver{dir: t.TempDir()}, unsupported)
-		})
-	}
+	t.Run("sqlite", func(t *testing.T) {
+		for _, s := range all {
+			t.Run(strings.TrimSuffix(filepath.Base(s.File), ".yaml"), func(t *testing.T) {
+				t.Parallel()
+				scenario.Run(t, s, &libraryDriver{dir: t.TempDir()}, append(unsupported, "postgres-only"))
+			})
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		for _, s := range all {
+			t.Run(strings.TrimSuffix(filepath.Base(s.File), ".yaml"), func(t *testing.T) {
+				t.Parallel()
+				d := &libraryDriver{dir: t.TempDir(), url: url, namespace: pgtest.Namespace(t, url)}
+				scenario.Run(t, s, d, append(unsupported, "sqlite-only"))
+			})
+		}
+	})
 }
 
 // libraryDriver drives the Go library (scenario.Driver).
 type libraryDriver struct {
 	dir string
+	// url and namespace select PostgreSQL instead of a SQLite file in dir.
+	url, namespace string
 
 	mu  sync.Mutex
 	now time.Time
@@ -159,6 +175,9 @@ func (d *libraryDriver) config(c scenario.Config) (*Config, error) {
 		Database:  filepath.Join(d.dir, "defacto.db"),
 		BatchSize: c.BatchSize,
 		Clock:     d.clock,
+	}
+	if d.url != "" {
+		cfg.Database, cfg.Namespace = d.url, d.namespace
 	}
 	if c.AutoBuild != nil {
 		cfg.ManualBuild = !*c.AutoBuild

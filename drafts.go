@@ -299,7 +299,7 @@ func (d *Draft) Impact(ctx context.Context) (*Impact, error) {
 	}
 	out := &Impact{}
 	err = d.e.st.Read(ctx, func(tx store.Tx) error {
-		det, err := detectFor(ctx, tx, defs.set, d.name, BuildOptions{})
+		det, err := detectFor(ctx, tx, defs.set, d.name, d.e.cfg.ShardID, BuildOptions{})
 		if err != nil {
 			return err
 		}

@@ -15,9 +15,27 @@ import (
 	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/interpret"
 	"github.com/defacto-dev/defacto/internal/normalize"
+	"github.com/defacto-dev/defacto/internal/identity"
 	"github.com/defacto-dev/defacto/internal/store"
+	"github.com/defacto-dev/defacto/internal/store/postgres"
 	"github.com/defacto-dev/defacto/internal/store/sqlite"
 )
+
+// totalShards is the namespace's shard count (1 when unsharded).
+func (e *Engine) totalShards() int {
+	if e.cfg.TotalShards > 1 {
+		return e.cfg.TotalShards
+	}
+	return 1
+}
+
+// owns reports whether this process interprets entity id (scale.md §3).
+func (e *Engine) owns(id string) bool {
+	if !e.sharded {
+		return true
+	}
+	return int(identity.ShardHash(id)%uint32(e.cfg.TotalShards)) == e.cfg.ShardID
+}
 
 // Meta keys of the namespace (scale.md §1).
 const (
@@ -48,6 +66,9 @@ type Engine struct {
 	rels     map[string]*definition.Relationship // every relationship type
 	relOwner map[string]*definition.Entity       // relationship type → declaring entity
 	relres   *relateResolver
+
+	postgres bool // the backend is PostgreSQL
+	sharded  bool // TotalShards > 1
 
 	dead     *deadLetterWriter
 	progress func(records int) // set by IngestReader for the call's duration
@@ -210,19 +231,15 @@ func OpenDefinitions(ctx context.Context, defs *Definitions, cfg *Config) (*Engi
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		e.cleanup()
-		return nil, storageErr("create database directory", err)
-	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{Namespace: c.Namespace, Logger: c.Logger})
+	st, err := e.openStore(ctx, path)
 	if err != nil {
 		e.cleanup()
-		if errors.Is(err, store.ErrForeign) {
-			return nil, errorf(ErrConfig, "database %s: %v", path, err)
-		}
-		return nil, storageErr("open database", err)
+		return nil, err
 	}
 	e.st = st
+	if e.postgres && c.TotalShards > 1 {
+		e.sharded = true
+	}
 	if c.DeadLetter != nil {
 		e.dead = newDeadLetterWriter(c.DeadLetter.(DeadLetterFile).Path, c.Namespace, c.Logger)
 	}
@@ -234,11 +251,42 @@ func OpenDefinitions(ctx context.Context, defs *Definitions, cfg *Config) (*Engi
 	return e, nil
 }
 
+// openStore opens the backend the database path or URL names.
+func (e *Engine) openStore(ctx context.Context, path string) (store.Store, error) {
+	c := e.cfg
+	if e.postgres {
+		st, err := postgres.Open(ctx, path, postgres.Options{Namespace: c.Namespace, Logger: c.Logger,
+			ShardID: c.ShardID, TotalShards: c.TotalShards})
+		if err != nil {
+			if errors.Is(err, store.ErrForeign) {
+				return nil, errorf(ErrConfig, "database %s: %v", redactURL(path), err)
+			}
+			return nil, &StorageError{Op: "open database " + redactURL(path), Err: err}
+		}
+		return st, nil
+	}
+	if c.TotalShards > 1 {
+		return nil, errorf(ErrConfig, "config: sharding needs PostgreSQL; SQLite serializes all writers in one file")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, storageErr("create database directory", err)
+	}
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Namespace: c.Namespace, Logger: c.Logger})
+	if err != nil {
+		if errors.Is(err, store.ErrForeign) {
+			return nil, errorf(ErrConfig, "database %s: %v", path, err)
+		}
+		return nil, storageErr("open database", err)
+	}
+	return st, nil
+}
+
 func (e *Engine) databasePath(defs *Definitions) (string, error) {
 	db := e.cfg.Database
 	switch {
 	case strings.HasPrefix(db, "postgres:"), strings.HasPrefix(db, "postgresql:"):
-		return "", errorf(ErrConfig, "config: Database %q: the PostgreSQL backend is not available in this build yet", redactURL(db))
+		e.postgres = true
+		return db, nil
 	case strings.HasPrefix(db, "sqlite:"):
 		db = strings.TrimPrefix(db, "sqlite:")
 		db = strings.TrimPrefix(db, "//")
@@ -327,7 +375,7 @@ func (e *Engine) init(ctx context.Context) error {
 			saltHex = hex.EncodeToString(salt)
 			for k, v := range map[string]string{
 				metaSalt: saltHex, metaIdentityCursor: "0", metaIdentityEpoch: "0",
-				metaNormalizationEpoch: "0", metaTotalShards: "1", metaLedgerSources: "[]",
+				metaNormalizationEpoch: "0", metaLedgerSources: "[]",
 			} {
 				if err := tx.SetMeta(ctx, k, v); err != nil {
 					return err

@@ -143,7 +143,7 @@ func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, sta
 // interpretStage covers (cursor, identity cursor] for the active version
 // (interpretation.md §2) and moves the cursor.
 func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]*store.LedgerRow, index map[int64]int, st *runStats) error {
-	bs, err := tx.BuildState(ctx, e.version, 0)
+	bs, err := tx.BuildState(ctx, e.version, e.cfg.ShardID)
 	if err != nil {
 		return err
 	}
@@ -219,13 +219,18 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	}
 	recompute := map[string]string{} // id → entity type
 	closed := map[string]bool{}
+	// Each owner acts on its side of a merge (scale.md §3).
 	for _, m := range merges {
-		if err := w.closeLoser(m); err != nil {
-			return err
+		if w.e.owns(m.From) {
+			if err := w.closeLoser(m); err != nil {
+				return err
+			}
 		}
 		closed[m.From] = true
-		recompute[m.Into] = m.EntityType
 		delete(recompute, m.From)
+		if w.e.owns(m.Into) {
+			recompute[m.Into] = m.EntityType
+		}
 	}
 	if len(w.e.rels) > 0 {
 		hashes, err := tx.KeysCreatedInRange(ctx, lo, hi)
@@ -242,7 +247,7 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 				return err
 			}
 			for _, id := range srcs {
-				if r, ok := got[id]; ok && r.Status == store.StatusActive && !closed[id] {
+				if r, ok := got[id]; ok && r.Status == store.StatusActive && !closed[id] && w.e.owns(id) {
 					recompute[id] = r.Type
 				}
 			}

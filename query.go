@@ -213,7 +213,7 @@ func (q *Query) compile() (*compiled, error) {
 			if q.kind == kindTable && q.asOf == nil {
 				cond += " AND h.valid_to IS NULL"
 			}
-			from = fmt.Sprintf("(SELECT %s, COALESCE(m.%s, h.%s) AS %s FROM %s h LEFT JOIN %s m ON m.%s = h.%s WHERE h.%s IS NULL AND ((%s) OR m.%s IS NOT NULL))",
+			from = fmt.Sprintf("(SELECT %s, COALESCE(m.%s, h.%s) AS %s FROM %s h LEFT JOIN %s m ON m.%s = h.%s WHERE h.%s IS NULL AND ((%s) OR m.%s IS NOT NULL)) AS resolved",
 				strings.Join(list, ", "), d.Quote("canonical_id"), d.Quote(idCol), d.Quote("canonical_id"),
 				d.Table(ver, ent.Name+"_history_all"), d.Table(ver, "merged_ids"), d.Quote("entity_id"), d.Quote(idCol),
 				d.Quote("superseded_at"), cond, d.Quote("entity_id"))
@@ -336,7 +336,7 @@ func (q *Query) compile() (*compiled, error) {
 	}
 	if q.offset > 0 {
 		if q.limit <= 0 {
-			b.WriteString(" LIMIT -1")
+			b.WriteString(" LIMIT 9223372036854775807") // SQLite needs a LIMIT before OFFSET
 		}
 		fmt.Fprintf(&b, " OFFSET %d", q.offset)
 	}

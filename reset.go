@@ -33,7 +33,7 @@ func (e *Engine) identityReset(ctx context.Context, _ bool) error {
 				if err != nil {
 					return err
 				}
-				if string(hints) == string(row.Hints) {
+				if sameJSON(hints, row.Hints) {
 					continue
 				}
 				row.Hints = hints
@@ -166,7 +166,7 @@ func (e *Engine) renormalize(ctx context.Context, res *BuildResult, stats *runSt
 					seen[row.EventID] = row.Seq
 				}
 			}
-			if string(row.Hints) != string(orig.Hints) || row.DuplicateOf != orig.DuplicateOf || row.NormalizeError != orig.NormalizeError {
+			if !sameJSON(row.Hints, orig.Hints) || row.DuplicateOf != orig.DuplicateOf || row.NormalizeError != orig.NormalizeError {
 				changed = true
 			}
 			if err := tx.UpdateNormalized(ctx, row); err != nil {
@@ -202,4 +202,15 @@ func (e *Engine) renormalize(ctx context.Context, res *BuildResult, stats *runSt
 		return e.identityReset(ctx, false)
 	}
 	return nil
+}
+
+// sameJSON compares two JSON documents by value: backends may store JSON
+// with other key order or spacing (Postgres jsonb).
+func sameJSON(a, b []byte) bool {
+	if string(a) == string(b) {
+		return true
+	}
+	va, err1 := value.FromJSON(a)
+	vb, err2 := value.FromJSON(b)
+	return err1 == nil && err2 == nil && string(value.CanonicalJSON(va)) == string(value.CanonicalJSON(vb))
 }

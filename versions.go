@@ -82,7 +82,7 @@ func (e *Engine) activate(ctx context.Context, tx store.Tx, name string, set *de
 	if err := tx.SetMeta(ctx, metaNormalizationRec, string(rec)); err != nil {
 		return err
 	}
-	bs, err := tx.BuildState(ctx, name, 0)
+	bs, err := tx.BuildState(ctx, name, e.cfg.ShardID)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (e *Engine) activate(ctx context.Context, tx store.Tx, name string, set *de
 		horizon = bs.TickHorizon
 	}
 	return tx.PutBuildState(ctx, &store.BuildState{
-		Version: name, ShardID: 0, TotalShards: 1, Built: true,
+		Version: name, ShardID: e.cfg.ShardID, TotalShards: e.totalShards(), Built: true,
 		EntitiesHash: set.EntitiesHash, IdentityEpoch: ie, NormalizationEpoch: ne,
 		TickHorizon: horizon, LastBuildTime: store.NoTime,
 	})
@@ -131,7 +131,7 @@ func (e *Engine) Register(ctx context.Context, version string, defs *Definitions
 		if err := e.register(ctx, tx, version, set); err != nil {
 			return err
 		}
-		d, err := detectFor(ctx, tx, set, version, BuildOptions{})
+		d, err := detectFor(ctx, tx, set, version, e.cfg.ShardID, BuildOptions{})
 		if err != nil {
 			return err
 		}
@@ -217,7 +217,7 @@ func (e *Engine) Versions(ctx context.Context) ([]VersionInfo, error) {
 			return err
 		}
 		for _, v := range vs {
-			bs, err := tx.BuildState(ctx, v.Name, 0)
+			bs, err := tx.BuildState(ctx, v.Name, e.cfg.ShardID)
 			if err != nil {
 				return err
 			}

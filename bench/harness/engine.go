@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -130,13 +131,43 @@ func (s *heapSampler) Stop() (inuse, live uint64) {
 	return s.inuse, s.liveHeap
 }
 
-// heapAfterGC collects garbage and returns HeapInuse.
-func heapAfterGC() uint64 {
+// heapAfterGC collects garbage and returns HeapInuse and the live heap.
+func heapAfterGC() (inuse, live uint64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
+	metrics.Read(liveSample)
+	if liveSample[0].Value.Kind() == metrics.KindUint64 {
+		live = liveSample[0].Value.Uint64()
+	}
+	return ms.HeapInuse, live
+}
+
+// profileDir, when set (-profiledir), receives a CPU profile of each timed
+// measurement but the Process ingest (see -cpuprofile).
+var profileDir string
+
+// startProfile starts a CPU profile <profileDir>/<name>.pprof and returns
+// the function that stops it; without profileDir both are no-ops.
+func startProfile(name string) func() {
+	if profileDir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(profileDir, name+".pprof"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "harness: profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "harness: profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // checkIngest reports a result that says the workload did not run as

@@ -77,13 +77,12 @@ func chunkExpr(schema, table string) string {
 	return `NULL`
 }
 
-// dsn is the connection string of a harness SQLite connection: the engine's
-// pragmas (WAL, synchronous=NORMAL, secure_delete=ON, busy timeout) and
-// BEGIN IMMEDIATE transactions.
+// dsn is the connection string of a harness SQLite connection: WAL, a busy
+// timeout and BEGIN IMMEDIATE transactions; the floor applies the engine's
+// other settings (Pragmas) itself.
 func dsn(path string, readOnly bool) string {
 	u := url.URL{Scheme: "file", Path: path}
-	q := "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=foreign_keys(OFF)&_pragma=secure_delete(ON)&_txlock=immediate"
+	q := "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 	if readOnly {
 		q = "_pragma=busy_timeout(5000)&_pragma=query_only(ON)"
 	}
@@ -201,21 +200,23 @@ type FloorResult struct {
 	Chunks   int
 	Duration time.Duration
 	CPU      time.Duration // process CPU time (user+system) during Duration
+	ByTable  map[string]time.Duration
 }
 
 // Floor prepares a floor database in dir (PrepareFloor) and times one raw
-// insert of the snapshot into it.
-func Floor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, storeSync string) (*FloorResult, error) {
-	f, err := PrepareFloor(ctx, s, dir, keep, storeSync)
+// insert of the snapshot into it. name names its CPU profile (-profiledir).
+func Floor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, p *Pragmas, name string) (*FloorResult, error) {
+	f, err := PrepareFloor(ctx, s, dir, keep, p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	stop := startProfile(name)
 	sp, err := f.Insert(ctx)
-	if err != nil {
+	if stop(); err != nil {
 		return nil, err
 	}
-	return &FloorResult{Rows: f.rows, Chunks: len(f.chunks), Duration: sp.Wall, CPU: sp.CPU}, f.Close()
+	return &FloorResult{Rows: f.rows, Chunks: len(f.chunks), Duration: sp.Wall, CPU: sp.CPU, ByTable: f.ByTable}, f.Close()
 }
 
 // FloorDB is an empty database pair with the snapshot's schema, statements
@@ -225,28 +226,31 @@ type FloorDB struct {
 	stmts  []*sql.Stmt
 	chunks [][]floorPart
 	rows   int
+	// ByTable is the wall time Insert spent executing each table's
+	// statements (commits excluded), by "schema.table".
+	ByTable map[string]time.Duration
 }
 
 type floorPart struct {
-	st   *sql.Stmt
-	rows [][]any
+	table string
+	st    *sql.Stmt
+	rows  [][]any
 }
 
 // PrepareFloor creates an empty database pair in dir with the snapshot's
-// DDL (main file and attached version store, set up like the engine's),
-// prepares one single-row INSERT per table and groups the rows of the
-// tables keep selects (nil: all) by chunk. Nothing of this is timed.
-//
-// storeSync is the synchronous level of the attached version store:
-// "NORMAL" like the main file, or "" to leave SQLite's default for attached
-// files (FULL: the WAL is synced at every commit), which is what the engine
-// runs with today.
-func PrepareFloor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, storeSync string) (_ *FloorDB, err error) {
+// DDL (main file and attached version store, both in WAL mode, on one
+// connection with the settings p, by default DefaultPragmas), prepares one
+// single-row INSERT per table and groups the rows of the tables keep
+// selects (nil: all) by chunk. Nothing of this is timed.
+func PrepareFloor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, p *Pragmas) (_ *FloorDB, err error) {
+	if p == nil {
+		p = DefaultPragmas()
+	}
 	mainPath := filepath.Join(dir, "floor.db")
 	storePath := filepath.Join(dir, "floor."+Version+".db")
-	for _, p := range []string{mainPath, storePath} {
+	for _, path := range []string{mainPath, storePath} {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
-			if err := os.Remove(p + suffix); err != nil && !os.IsNotExist(err) {
+			if err := os.Remove(path + suffix); err != nil && !os.IsNotExist(err) {
 				return nil, err
 			}
 		}
@@ -281,16 +285,12 @@ func PrepareFloor(ctx context.Context, s *Snapshot, dir string, keep func(*Table
 			return nil, fmt.Errorf("main DDL %q: %w", q, err)
 		}
 	}
-	setup := []string{`PRAGMA ` + Version + `.secure_delete = ON`}
-	if storeSync != "" {
-		setup = append(setup, `PRAGMA `+Version+`.synchronous = `+storeSync)
-	}
 	if _, err := db.ExecContext(ctx, `ATTACH ? AS `+Version, storePath); err != nil {
 		return nil, err
 	}
-	for _, q := range setup {
+	for _, q := range p.statements() {
 		if _, err := db.ExecContext(ctx, q); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", q, err)
 		}
 	}
 
@@ -332,7 +332,7 @@ func PrepareFloor(ctx context.Context, s *Snapshot, dir string, keep func(*Table
 		}
 		for c, rows := range byChunk {
 			if len(rows) > 0 {
-				f.chunks[c] = append(f.chunks[c], floorPart{st: st, rows: rows})
+				f.chunks[c] = append(f.chunks[c], floorPart{table: t.Schema + "." + t.Name, st: st, rows: rows})
 				f.rows += len(rows)
 			}
 		}
@@ -346,6 +346,7 @@ func (f *FloorDB) Rows() int { return f.rows }
 // Insert writes every prepared row, one BEGIN IMMEDIATE transaction per
 // chunk. It can run once.
 func (f *FloorDB) Insert(ctx context.Context) (Span, error) {
+	f.ByTable = map[string]time.Duration{}
 	return timed(func() error {
 		for _, parts := range f.chunks {
 			tx, err := f.db.BeginTx(ctx, nil)
@@ -353,6 +354,7 @@ func (f *FloorDB) Insert(ctx context.Context) (Span, error) {
 				return err
 			}
 			for _, p := range parts {
+				t0 := time.Now()
 				st := tx.StmtContext(ctx, p.st)
 				for _, row := range p.rows {
 					if _, err := st.ExecContext(ctx, row...); err != nil {
@@ -360,10 +362,13 @@ func (f *FloorDB) Insert(ctx context.Context) (Span, error) {
 						return err
 					}
 				}
+				f.ByTable[p.table] += time.Since(t0)
 			}
+			t0 := time.Now()
 			if err := tx.Commit(); err != nil {
 				return err
 			}
+			f.ByTable["commit"] += time.Since(t0)
 		}
 		return nil
 	})

@@ -76,7 +76,14 @@ func TestWorkloadEndToEnd(t *testing.T) {
 	if snap.LedgerRows != 400 || snap.Chunks != 4 {
 		t.Errorf("snapshot: %d ledger rows in %d chunks, want 400 in 4", snap.LedgerRows, snap.Chunks)
 	}
-	fr, err := Floor(ctx, snap, t.TempDir(), nil, "NORMAL")
+	prag, err := ReadEnginePragmas(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prag.Main["journal_mode"] != "wal" || prag.Store["journal_mode"] != "wal" {
+		t.Errorf("engine pragmas: %s", prag)
+	}
+	fr, err := Floor(ctx, snap, t.TempDir(), nil, prag, "floor")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,14 +242,19 @@ func BenchmarkTick(b *testing.B) {
 func BenchmarkFloor(b *testing.B) {
 	ctx := context.Background()
 	defs, w := benchWorkload(b)
-	snap, err := ReadSnapshot(ctx, processedDir(b, defs, w))
+	dir := processedDir(b, defs, w)
+	snap, err := ReadSnapshot(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	prag, err := ReadEnginePragmas(ctx, dir)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
-		f, err := PrepareFloor(ctx, snap, b.TempDir(), nil, "NORMAL")
+		f, err := PrepareFloor(ctx, snap, b.TempDir(), nil, prag)
 		if err != nil {
 			b.Fatal(err)
 		}

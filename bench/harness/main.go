@@ -1,22 +1,26 @@
 // Command harness measures defacto's throughput on a generated workload and
-// reports each number beside a floor measured in the same run, as a ratio:
+// reports each number beside a reference measured in the same run, as a
+// ratio:
 //
-//	go run ./bench/harness -events 100000 -customers 20000 [-cpuprofile cpu.out]
+//	go run ./bench/harness -events 100000 -customers 20000 [-cpuprofile cpu.pprof] [-profiledir dir]
 //
-// Measurements, in order (see bench/README.md for the method):
+// Measurements, in order (bench/README.md has the method and a run):
 //
+//  0. A Process ingest of half the events over the same customers, for the
+//     heap comparison (first, so nothing else is live).
 //  1. Ingest(ctx, "app", events, Process) on a fresh SQLite file (profiled
 //     with -cpuprofile; heap sampled).
-//  2. The floor: the rows that run left in the database (ledger, identity,
-//     entity_ids, event_entities, merge_log, history, entity_state,
-//     merged_ids), read back and inserted raw into an empty database with
-//     the same schema, 100 ledger rows and the rows they produced per
-//     transaction, through prepared statements. Also the ledger rows alone.
+//  2. The floor: the rows run 1 left in the database (ledger, identity,
+//     entity_ids, event_entities, merge_log; history, entity_state,
+//     merged_ids), read back with SQL and inserted raw into an empty
+//     database pair with the same DDL, 100 ledger rows and the rows they
+//     produced per transaction, through prepared statements, with the SQLite
+//     settings read from a connection of the engine's own store. Also with
+//     the version store at synchronous=NORMAL when the engine's is not, and
+//     the ledger rows alone.
 //  3. On another fresh file: AppendOnly ingest, incremental Build, full
 //     rebuild (BuildOptions{Full: true}) and Tick.
-//  4. A raw ledger scan (SELECT every row, json-decode data).
-//  5. Peak heap of a Process ingest of half the events over the same
-//     customers, beside the heap of run 1.
+//  4. A raw ledger scan: SELECT every ledger row, json-decode data.
 package main
 
 import (
@@ -25,8 +29,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,6 +55,7 @@ func run() error {
 		noMem      = flag.Bool("nomem", false, "skip the extra half-size Process run of the heap comparison")
 		noTick     = flag.Bool("notick", false, "skip Tick")
 	)
+	flag.StringVar(&profileDir, "profiledir", "", "write CPU profiles of the other measurements (floors, AppendOnly, builds, tick, scan) to `dir`")
 	flag.IntVar(&p.Events, "events", DefaultEvents, "events to generate")
 	flag.IntVar(&p.Customers, "customers", DefaultCustomers, "customers to generate")
 	flag.IntVar(&p.Merges, "merges", 0, "merging profile_update events (default events*3/1000)")
@@ -135,15 +142,23 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	floor, err := Floor(ctx, snap, floorDir, nil, "NORMAL")
+	pragmas, err := ReadEnginePragmas(ctx, procDir)
+	if err != nil {
+		return fmt.Errorf("read the engine's pragmas: %w", err)
+	}
+	floor, err := Floor(ctx, snap, floorDir, nil, pragmas, "floor")
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
-	floorFull, err := Floor(ctx, snap, floorDir, nil, "")
-	if err != nil {
-		return fmt.Errorf("floor (store FULL): %w", err)
+	// The same with the version store at synchronous=NORMAL like the main
+	// file, when the engine runs it otherwise.
+	var floorNormal *FloorResult
+	if pragmas.Store["synchronous"] != "1" {
+		if floorNormal, err = Floor(ctx, snap, floorDir, nil, pragmas.withStoreSync("NORMAL"), "floor-storenormal"); err != nil {
+			return fmt.Errorf("floor (store NORMAL): %w", err)
+		}
 	}
-	ledgerFloor, err := Floor(ctx, snap, floorDir, func(t *Table) bool { return t.Schema == "main" && t.Name == "ledger" }, "NORMAL")
+	ledgerFloor, err := Floor(ctx, snap, floorDir, func(t *Table) bool { return t.Schema == "main" && t.Name == "ledger" }, pragmas, "floor-ledger")
 	if err != nil {
 		return fmt.Errorf("ledger floor: %w", err)
 	}
@@ -169,7 +184,9 @@ func run() error {
 	progress(out, "append-only path done")
 
 	// 4. Raw ledger scan of the same ledger.
+	stop := startProfile("scan")
 	scanned, scan, err := ScanLedger(ctx, appDir)
+	stop()
 	if err != nil {
 		return fmt.Errorf("ledger scan: %w", err)
 	}
@@ -196,14 +213,16 @@ func run() error {
 			ratio(rate(na, sa.Wall), rate(nb, sb.Wall)), ratio(rate(na, sa.CPU), rate(nb, sb.CPU)), goal)
 	}
 	floorSpan := Span{floor.Duration, floor.CPU}
-	floorFullSpan := Span{floorFull.Duration, floorFull.CPU}
 	ledgerSpan := Span{ledgerFloor.Duration, ledgerFloor.CPU}
 	appBuild := Span{app.Append.Wall + app.Build.Wall, app.Append.CPU + app.Build.CPU}
 	row("1 Ingest Process (defacto)", n, proc.Span)
 	row(fmt.Sprintf("2 floor: raw insert of the same %d rows", floor.Rows), ledgerRows, floorSpan)
 	ratioRow("  Process / floor", n, proc.Span, ledgerRows, floorSpan, ">= 0.70")
-	row("  floor, version store at synchronous=FULL", ledgerRows, floorFullSpan)
-	ratioRow("  Process / floor at FULL", n, proc.Span, ledgerRows, floorFullSpan, "")
+	if floorNormal != nil {
+		sp := Span{floorNormal.Duration, floorNormal.CPU}
+		row("  floor, version store synchronous=NORMAL", ledgerRows, sp)
+		ratioRow("  Process / that floor", n, proc.Span, ledgerRows, sp, "")
+	}
 	row("3 Ingest AppendOnly (defacto)", n, app.Append)
 	row(fmt.Sprintf("  floor: raw insert of the %d ledger rows", ledgerFloor.Rows), ledgerRows, ledgerSpan)
 	ratioRow("  AppendOnly / ledger floor", n, app.Append, ledgerRows, ledgerSpan, "")
@@ -226,13 +245,15 @@ func run() error {
 	}
 
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, "8 heap of a Process ingest, MiB. base: HeapInuse after GC before the call (the input events are live);")
-	fmt.Fprintln(out, "  peak: sampled every 5ms; live peak: largest live heap the GC measured; after: after GC, result live")
+	fmt.Fprintln(out, "8 heap of a Process ingest, MiB. HeapInuse: base after GC before the call (the input events are live),")
+	fmt.Fprintln(out, "  peak sampled every 5ms (depends on GC pacing, so on base); live: the live heap the GC marked, same points;")
+	fmt.Fprintln(out, "  after: after GC once the call returned (the result is live)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "events\tcustomers\tbase\tpeak\tpeak-base\tlive peak-base\tafter-base\t")
+	fmt.Fprintln(tw, "events\tcustomers\tinuse base\tinuse peak\tpeak-base\tlive base\tlive peak\tpeak-base\tafter-base\t")
 	mem := func(events, customers int, r *ProcessRun) {
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", events, customers, mib(r.HeapBase), mib(r.HeapPeak),
-			mib(r.HeapPeak)-mib(r.HeapBase), mib(r.LivePeak)-mib(r.HeapBase), mib(r.HeapAfter)-mib(r.HeapBase))
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", events, customers,
+			mib(r.HeapBase), mib(r.HeapPeak), mib(r.HeapPeak)-mib(r.HeapBase),
+			mib(r.LiveBase), mib(r.LivePeak), mib(r.LivePeak)-mib(r.LiveBase), mib(r.LiveAfter)-mib(r.LiveBase))
 	}
 	if half != nil {
 		mem(halfEvents, halfCustomers, half)
@@ -255,6 +276,12 @@ func run() error {
 	fmt.Fprintf(out, "  Rebuild: mode %s, processed %d, recomputed %d, rows written %d, superseded %d; interpret %.2fs\n",
 		fb.Mode, fb.EventsProcessed, fb.EntitiesRecomputed, fb.RowsWritten, fb.RowsSuperseded, fb.Timing.Interpret)
 	fmt.Fprintf(out, "  Floor rows (%d transactions): %s\n", floor.Chunks, strings.Join(tableRows, ", "))
+	fmt.Fprintf(out, "  Floor settings, read from an engine connection: %s\n", pragmas)
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(floor.ByTable)) {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, floor.ByTable[k].Seconds()))
+	}
+	fmt.Fprintf(out, "  Floor wall time by table (s): %s\n", strings.Join(parts, ", "))
 	if *keep {
 		fmt.Fprintln(out, "  databases kept in", base)
 	}

@@ -30,10 +30,11 @@ func timed(f func() error) (Span, error) {
 type ProcessRun struct {
 	Span
 	Result *defacto.IngestResult
-	// Heap: HeapInuse after GC just before the call (the input events are
-	// live), the peaks sampled during the call (HeapInuse and the GC's live
-	// heap), and HeapInuse after GC once it returned (the result is live).
-	HeapBase, HeapPeak, LivePeak, HeapAfter uint64
+	// Heap: HeapInuse and live heap after GC just before the call (the
+	// input events are live), the peaks sampled during the call, and after
+	// GC once it returned (the result is live).
+	HeapBase, HeapPeak, HeapAfter uint64
+	LiveBase, LivePeak, LiveAfter uint64
 }
 
 // RunProcess opens a fresh engine in dir, ingests w with Process and closes
@@ -45,7 +46,8 @@ func RunProcess(ctx context.Context, defs *defacto.Definitions, w *Workload, dir
 		return nil, err
 	}
 	defer e.Close()
-	run := &ProcessRun{HeapBase: heapAfterGC()}
+	run := &ProcessRun{}
+	run.HeapBase, run.LiveBase = heapAfterGC()
 	if cpuprofile != nil {
 		if err := pprof.StartCPUProfile(cpuprofile); err != nil {
 			return nil, err
@@ -63,7 +65,7 @@ func RunProcess(ctx context.Context, defs *defacto.Definitions, w *Workload, dir
 	if err != nil {
 		return nil, fmt.Errorf("ingest process: %w", err)
 	}
-	run.HeapAfter = heapAfterGC()
+	run.HeapAfter, run.LiveAfter = heapAfterGC()
 	if err := checkIngest(run.Result, len(w.Events)); err != nil {
 		return nil, err
 	}
@@ -98,36 +100,44 @@ func RunAppend(ctx context.Context, defs *defacto.Definitions, w *Workload, dir 
 		return nil, fmt.Errorf("initial build: %w", err)
 	}
 	run := &AppendRun{}
-	if run.Append, err = timed(func() error {
+	stop := startProfile("appendonly")
+	run.Append, err = timed(func() error {
 		run.AppendRes, err = e.Ingest(ctx, Source, w.Events, defacto.AppendOnly)
 		return err
-	}); err != nil {
+	})
+	if stop(); err != nil {
 		return nil, fmt.Errorf("ingest append-only: %w", err)
 	}
 	if err := checkIngest(run.AppendRes, len(w.Events)); err != nil {
 		return nil, err
 	}
-	if run.Build, err = timed(func() error {
+	stop = startProfile("build")
+	run.Build, err = timed(func() error {
 		run.BuildRes, err = e.Build(ctx, defacto.BuildOptions{})
 		return err
-	}); err != nil {
+	})
+	if stop(); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	if run.BuildRes.Mode != defacto.ModeIncremental {
 		return nil, fmt.Errorf("build after append-only ran mode %s (%v), want %s", run.BuildRes.Mode, run.BuildRes.Reasons, defacto.ModeIncremental)
 	}
-	if run.Rebuild, err = timed(func() error {
+	stop = startProfile("rebuild")
+	run.Rebuild, err = timed(func() error {
 		run.RebuildRes, err = e.Build(ctx, defacto.BuildOptions{Full: true})
 		return err
-	}); err != nil {
+	})
+	if stop(); err != nil {
 		return nil, fmt.Errorf("full rebuild: %w", err)
 	}
 	if tick {
 		run.TickAsOf = w.End.Add(180 * 24 * time.Hour)
-		if run.Tick, err = timed(func() error {
+		stop = startProfile("tick")
+		run.Tick, err = timed(func() error {
 			run.TickRes, err = e.Tick(ctx, run.TickAsOf)
 			return err
-		}); err != nil {
+		})
+		if stop(); err != nil {
 			return nil, fmt.Errorf("tick: %w", err)
 		}
 	}
