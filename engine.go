@@ -13,9 +13,9 @@ import (
 	"sync"
 
 	"github.com/defacto-dev/defacto/internal/definition"
+	"github.com/defacto-dev/defacto/internal/identity"
 	"github.com/defacto-dev/defacto/internal/interpret"
 	"github.com/defacto-dev/defacto/internal/normalize"
-	"github.com/defacto-dev/defacto/internal/identity"
 	"github.com/defacto-dev/defacto/internal/store"
 	"github.com/defacto-dev/defacto/internal/store/postgres"
 	"github.com/defacto-dev/defacto/internal/store/sqlite"
