@@ -1,0 +1,122 @@
+package defacto_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/defacto-dev/defacto"
+	"github.com/defacto-dev/defacto/internal/store/postgres/pgtest"
+)
+
+// shardOpen opens the crash workload's project on a PostgreSQL namespace.
+func shardOpen(t *testing.T, url, ns string, shard, total int) *defacto.Engine {
+	t.Helper()
+	defs, err := defacto.LoadDefinitions(crashProject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := defacto.OpenDefinitions(context.Background(), defs, &defacto.Config{
+		Database: url, Namespace: ns, Clock: func() time.Time { return crashClock },
+		Salt: crashSalt, BatchSize: 200, ShardID: shard, TotalShards: total,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// The union of N shards' builds equals one unsharded build, byte for byte:
+// each shard interprets only the entities whose id hashes to it, merges
+// across shards reach both owners, and all of them write one version store.
+func TestShardedBuildsEqualUnsharded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short")
+	}
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	ingest := func(e *defacto.Engine) {
+		for i, s := range crashWorkload() {
+			if s.op != "ingest" {
+				continue
+			}
+			if _, err := e.Ingest(ctx, s.source, s.events, defacto.AppendOnly); err != nil {
+				t.Fatalf("step %d %v: %v", i, s, err)
+			}
+		}
+	}
+	dump := func(e *defacto.Engine) []crashSection {
+		all, err := crashDump(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []crashSection
+		for _, s := range all {
+			if s.name != "status" { // cursors are per shard
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+
+	single := shardOpen(t, url, pgtest.Namespace(t, url), 0, 0)
+	ingest(single)
+	if _, err := single.Build(ctx, defacto.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := dump(single)
+
+	const total = 3
+	ns := pgtest.Namespace(t, url)
+	shards := make([]*defacto.Engine, total)
+	for i := range shards {
+		shards[i] = shardOpen(t, url, ns, i, total)
+	}
+	ingest(shards[0])
+	for i, e := range shards {
+		res, err := e.Build(ctx, defacto.BuildOptions{})
+		if err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+		if res.EventsProcessed == 0 {
+			t.Errorf("shard %d processed nothing: the workload should reach every shard", i)
+		}
+	}
+	for i, e := range shards {
+		if d := crashCompare(want, dump(e)); len(d) > 0 {
+			t.Fatalf("union of %d shard builds (read through shard %d) differs from the unsharded build:\n%s", total, i, strings.Join(d, "\n"))
+		}
+	}
+
+	// The shard count is fixed by the namespace's first open.
+	defs, _ := defacto.LoadDefinitions(crashProject)
+	_, err := defacto.OpenDefinitions(ctx, defs, &defacto.Config{Database: url, Namespace: ns, ShardID: 0, TotalShards: 4})
+	if !errors.Is(err, defacto.ErrConfig) && !errors.Is(err, defacto.ErrStorage) {
+		t.Fatalf("reopen with another shard count: %v", err)
+	}
+}
+
+func TestShardConfigErrors(t *testing.T) {
+	defs, err := defacto.LoadDefinitions("examples/quickstart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cfg  defacto.Config
+		want string
+	}{
+		{defacto.Config{ShardID: 1}, "without TotalShards"},
+		{defacto.Config{ShardID: 3, TotalShards: 3}, "ShardID"},
+		{defacto.Config{ShardID: -1, TotalShards: 3}, "ShardID"},
+		{defacto.Config{TotalShards: 2000}, "TotalShards"},
+		{defacto.Config{TotalShards: 2, Database: t.TempDir() + "/x.db"}, "sharding needs PostgreSQL"},
+	} {
+		_, err := defacto.OpenDefinitions(context.Background(), defs, &c.cfg)
+		if !errors.Is(err, defacto.ErrConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v", c.cfg, err)
+		}
+	}
+}
