@@ -227,7 +227,7 @@ func (e *Engine) build(ctx context.Context, opts BuildOptions, d *detection) (*B
 	if err := e.finishBuild(ctx, d.mode); err != nil {
 		return nil, err
 	}
-	res.EventsProcessed = len(stats.processed)
+	res.EventsProcessed = stats.processed.len()
 	res.EntitiesCreated = len(stats.created)
 	res.EntitiesUpdated = stats.updatedOnly()
 	res.EntitiesRecomputed = len(stats.recomputed)

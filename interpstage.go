@@ -18,7 +18,7 @@ import (
 // runStats accumulates what interpretation did during one call. Counts of a
 // chunk become final only when its transaction commits.
 type runStats struct {
-	processed   map[int64]bool
+	processed   seqSet
 	created     map[string]bool
 	updated     map[string]bool
 	recomputed  map[string]bool
@@ -32,16 +32,14 @@ type runStats struct {
 }
 
 func newRunStats() *runStats {
-	s := &runStats{processed: map[int64]bool{}, created: map[string]bool{}, updated: map[string]bool{}, recomputed: map[string]bool{}}
-	s.pending = &runStats{processed: map[int64]bool{}, created: map[string]bool{}, updated: map[string]bool{}, recomputed: map[string]bool{}}
+	s := &runStats{created: map[string]bool{}, updated: map[string]bool{}, recomputed: map[string]bool{}}
+	s.pending = &runStats{created: map[string]bool{}, updated: map[string]bool{}, recomputed: map[string]bool{}}
 	return s
 }
 
 func (s *runStats) commitPending() {
 	p := s.pending
-	for k := range p.processed {
-		s.processed[k] = true
-	}
+	s.processed.union(&p.processed)
 	for k := range p.created {
 		s.created[k] = true
 	}
@@ -60,7 +58,7 @@ func (s *runStats) commitPending() {
 }
 
 func (s *runStats) discardPending() {
-	s.pending = &runStats{processed: map[int64]bool{}, created: map[string]bool{}, updated: map[string]bool{}, recomputed: map[string]bool{}}
+	s.pending = &runStats{created: map[string]bool{}, updated: map[string]bool{}, recomputed: map[string]bool{}}
 }
 
 // addMerges records automatic merges (explicit ones are reported by Merge).
@@ -83,7 +81,7 @@ func (s *runStats) updatedOnly() int {
 }
 
 func (s *runStats) fill(res *IngestResult) {
-	res.EventsProcessed = len(s.processed)
+	res.EventsProcessed = s.processed.len()
 	res.EntitiesCreated = len(s.created)
 	res.EntitiesUpdated = s.updatedOnly()
 	res.EntitiesRecomputed = len(s.recomputed)
@@ -308,7 +306,15 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	if err != nil {
 		return err
 	}
-	recs, err := tx.Entities(ctx, ids)
+	// Birth sequences matter only for entities without working state
+	// (ghosts that saw events before this range).
+	var stateless []string
+	for _, id := range ids {
+		if _, ok := states[id]; !ok {
+			stateless = append(stateless, id)
+		}
+	}
+	recs, err := tx.Entities(ctx, stateless)
 	if err != nil {
 		return err
 	}
@@ -410,7 +416,7 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 		run := m.Start(id, state, basePtr, rels[id])
 		for _, ev := range evs {
 			run.Apply(ev)
-			w.st.processed[ev.Seq] = true
+			w.st.processed.add(ev.Seq)
 		}
 		if w.horizon != store.NoTime {
 			run.Advance(w.horizon)
@@ -627,7 +633,7 @@ func (w *stageWriter) recompute(id, typ string) error {
 			return err
 		}
 		evs = append(evs, ev)
-		w.st.processed[ev.Seq] = true
+		w.st.processed.add(ev.Seq)
 	}
 	sortEvents(evs)
 	old, err := w.tx.States(w.ctx, w.e.version, []string{id})

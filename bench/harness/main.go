@@ -50,7 +50,7 @@ func run() error {
 		p          Params
 		project    = flag.String("project", "", "project directory (default: the embedded bench/harness/testdata/project)")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the Process ingest (measurement 1) to `file`")
-		tmp        = flag.String("tmp", "", "directory for the databases (default: a new temporary directory)")
+		tmp        = flag.String("tmp", "", "directory in which to make the run's database directory (default: the system's)")
 		keep       = flag.Bool("keep", false, "keep the databases")
 		noMem      = flag.Bool("nomem", false, "skip the extra half-size Process run of the heap comparison")
 		noTick     = flag.Bool("notick", false, "skip Tick")
@@ -59,21 +59,27 @@ func run() error {
 	flag.IntVar(&p.Events, "events", DefaultEvents, "events to generate")
 	flag.IntVar(&p.Customers, "customers", DefaultCustomers, "customers to generate")
 	flag.IntVar(&p.Merges, "merges", 0, "merging profile_update events (default events*3/1000)")
-	flag.Float64Var(&p.LateShare, "late", DefaultLateShare, "share of late (out-of-order) events")
+	flag.Float64Var(&p.LateShare, "late", DefaultLateShare, "probability that an event after a customer's signup is a late (out-of-order) login")
 	flag.Uint64Var(&p.Seed, "seed", DefaultSeed, "generator seed")
 	flag.Parse()
 	ctx := context.Background()
 
-	base := *tmp
-	if base == "" {
-		d, err := os.MkdirTemp("", "defacto-bench-")
-		if err != nil {
+	if *tmp != "" {
+		if err := os.MkdirAll(*tmp, 0o755); err != nil {
 			return err
 		}
-		base = d
+	}
+	base, err := os.MkdirTemp(*tmp, "defacto-bench-")
+	if err != nil {
+		return err
 	}
 	if !*keep {
 		defer os.RemoveAll(base)
+	}
+	if profileDir != "" {
+		if err := os.MkdirAll(profileDir, 0o755); err != nil {
+			return err
+		}
 	}
 	defs, err := LoadProject(*project)
 	if err != nil {

@@ -119,7 +119,7 @@ func (p *Pragmas) String() string {
 	return b.String()
 }
 
-// with returns a copy of p with the store's synchronous level replaced.
+// withStoreSync returns a copy of p with the store's synchronous level replaced.
 func (p *Pragmas) withStoreSync(level string) *Pragmas {
 	q := &Pragmas{Conn: p.Conn, Main: p.Main, Store: map[string]string{}}
 	for k, v := range p.Store {

@@ -79,8 +79,10 @@ func (s *Store) attach(ctx context.Context, q execQueryer, v string, create bool
 	if _, err := q.ExecContext(ctx, `ATTACH ? AS `+quote(v), p); err != nil {
 		return fmt.Errorf("attach %s: %w", p, err)
 	}
-	if _, err := q.ExecContext(ctx, `PRAGMA `+quote(v)+`.secure_delete = ON`); err != nil {
-		return fmt.Errorf("attach %s: %w", p, err)
+	for _, pragma := range []string{"secure_delete = ON", storeCacheSize} {
+		if _, err := q.ExecContext(ctx, `PRAGMA `+quote(v)+`.`+pragma); err != nil {
+			return fmt.Errorf("attach %s: %w", p, err)
+		}
 	}
 	s.log.Debug("attached version store", "version", v, "path", p)
 	return nil
@@ -133,4 +135,51 @@ func (s *Store) existingStores(ctx context.Context, q queryer) ([]string, error)
 // quote returns name as a double-quoted SQL identifier.
 func quote(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// storeCacheSize gives attached version stores the page cache main has
+// (conn.go); ATTACH starts with SQLite's 2 MiB default.
+const storeCacheSize = "cache_size = -32768"
+
+// tuneStores sets synchronous = NORMAL on the version stores attached to
+// the writer connection, as main has: ATTACH starts at FULL (an fsync of the
+// store's WAL on every commit), and SQLite refuses to change the level
+// inside a transaction, where attach runs. Begin calls it just before
+// BEGIN; it costs a query per attached store when nothing needs changing.
+func (s *Store) tuneStores(ctx context.Context) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, `SELECT name FROM pragma_database_list WHERE name NOT IN ('main', 'temp')`)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, n := range names {
+		var level int
+		if err := conn.QueryRowContext(ctx, `PRAGMA `+quote(n)+`.synchronous`).Scan(&level); err != nil {
+			return err
+		}
+		if level == 1 { // NORMAL
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, `PRAGMA `+quote(n)+`.synchronous = NORMAL`); err != nil {
+			return err
+		}
+	}
+	return nil
 }

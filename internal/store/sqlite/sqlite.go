@@ -157,6 +157,9 @@ func (s *Store) probe(ctx context.Context) error {
 // Begin starts a write transaction (BEGIN IMMEDIATE on the writer
 // connection). The transaction ends when ctx is done.
 func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
+	if err := s.tuneStores(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
 	t, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
