@@ -152,18 +152,11 @@ func (e *Engine) Activate(ctx context.Context, version string) (*BuildResult, er
 		return nil, err
 	}
 	defer unlock()
-	var rec *store.VersionRecord
-	if err := e.st.Read(ctx, func(tx store.Tx) error {
-		var err error
-		rec, err = tx.Version(ctx, version)
-		return err
-	}); err != nil {
-		return nil, storageErr("activate", err)
+	raw, err := e.Definitions(ctx, version)
+	if err != nil {
+		return nil, err
 	}
-	if rec == nil {
-		return nil, errorf(ErrNotFound, "unknown version '%s'", version)
-	}
-	set, res, err := definition.LoadBytes(rec.Definitions, version+".json")
+	set, res, err := definition.LoadBytes(raw, version+".json")
 	if err := definitionsErr(res, err); err != nil {
 		return nil, err
 	}
