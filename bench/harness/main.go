@@ -63,6 +63,12 @@ func run() error {
 	flag.Uint64Var(&p.Seed, "seed", DefaultSeed, "generator seed")
 	flag.Parse()
 	ctx := context.Background()
+	if *shardChild >= 0 { // re-executed as one shard process (postgres.go)
+		return runShardChild(ctx, *project)
+	}
+	if *pgURL != "" {
+		return runPostgresMain(ctx, p, *project)
+	}
 
 	if *tmp != "" {
 		if err := os.MkdirAll(*tmp, 0o755); err != nil {

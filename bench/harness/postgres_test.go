@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/defacto-dev/defacto/internal/store/postgres/pgtest"
+)
+
+// TestMain lets the test binary act as a shard process: RunPostgres
+// re-executes os.Executable() with -shard-child, as the harness does.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if *shardChild >= 0 {
+		if err := runShardChild(context.Background(), ""); err != nil {
+			fmt.Fprintln(os.Stderr, "shard child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// A small pass through every PostgreSQL measurement; skipped when the
+// server (pgtest.DefaultURL or DEFACTO_TEST_DATABASE_URL) is unreachable.
+func TestPostgresEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short")
+	}
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	defs, err := LoadProject("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := Generate(Params{Events: 200, Customers: 50, Merges: 2, LateShare: 0.05})
+	rep, err := RunPostgres(ctx, defs, w, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ProcRes.MergesDetected != w.Merges {
+		t.Errorf("merges detected %d, generated %d", rep.ProcRes.MergesDetected, w.Merges)
+	}
+	if rep.Floor.Chunks != 2 || rep.Floor.Rows < 2*len(w.Events) {
+		t.Errorf("floor: %d rows in %d chunks (%v)", rep.Floor.Rows, rep.Floor.Chunks, rep.FloorRows)
+	}
+	if len(rep.Build1.Children) != 1 || len(rep.BuildN.Children) != pgShards {
+		t.Fatalf("shard processes: %d and %d", len(rep.Build1.Children), len(rep.BuildN.Children))
+	}
+	sum := 0
+	for _, c := range rep.BuildN.Children {
+		if c.Processed == 0 {
+			t.Errorf("shard %d processed nothing", c.Shard)
+		}
+		sum += c.Created
+	}
+	if one := rep.Build1.Children[0].Created; sum != one {
+		t.Errorf("shards created %d entities, one process %d", sum, one)
+	}
+	// Every namespace of the run is gone.
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, ns := range rep.Namespaces {
+		var left int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1 OR left(nspname, $2) = $3`,
+			ns, len(ns)+1, ns+"_").Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left != 0 {
+			t.Errorf("namespace %s: %d schemas left", ns, left)
+		}
+	}
+	printPGReport(testWriter{t}, rep)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
