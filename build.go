@@ -448,23 +448,13 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 				return err
 			}
 			w := &stageWriter{e: e, tx: tx, ctx: ctx, st: stats.pending, horizon: bs.TickHorizon, hi: idc, now: e.now()}
+			owned := make([]store.EntityRecord, 0, len(part))
 			for _, r := range part {
-				if !e.owns(r.ID) {
-					continue
-				}
-				if r.Status == store.StatusMerged {
-					if m, ok := lastMerge[r.ID]; ok {
-						if err := w.closeLoser(m); err != nil {
-							return err
-						}
-					}
-					continue
-				}
-				if err := w.recompute(r.ID, r.Type); err != nil {
-					return err
+				if e.owns(r.ID) {
+					owned = append(owned, r)
 				}
 			}
-			return nil
+			return w.rebuild(owned, lastMerge)
 		})
 		if err != nil {
 			stats.discardPending()

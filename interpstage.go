@@ -611,72 +611,26 @@ func (w *stageWriter) bindResolver() {
 	w.e.relres.ctx, w.e.relres.tx = w.ctx, w.tx
 }
 
-// recompute rebuilds one entity from all its linked events (§4).
+// recompute rebuilds one entity from all its linked events (§4): the
+// one-entity case of the batched rebuild (rebuild.go).
 func (w *stageWriter) recompute(id, typ string) error {
 	w.bindResolver()
-	ent := w.e.defs.Entity(typ)
-	m := w.e.machines[typ]
-	if ent == nil || m == nil {
+	if w.e.defs.Entity(typ) == nil || w.e.machines[typ] == nil {
 		return nil
 	}
-	rows, err := w.tx.EntityEvents(w.ctx, id, w.hi)
+	g, err := w.loadGroup([]store.EntityRecord{{ID: id, Type: typ}})
 	if err != nil {
 		return err
 	}
-	evs := make([]*interpret.Event, 0, len(rows))
-	for i := range rows {
-		if strings.HasPrefix(rows[i].EventType, "_defacto") {
-			continue
-		}
-		ev, err := decodeEvent(&rows[i])
-		if err != nil {
-			return err
-		}
-		evs = append(evs, ev)
-		w.st.processed.add(ev.Seq)
-	}
-	sortEvents(evs)
-	old, err := w.tx.States(w.ctx, w.e.version, []string{id})
+	rec, ok, err := w.recomputeLoaded(id, typ, g)
 	if err != nil {
 		return err
 	}
-	run := m.Recompute(id, evs, w.horizon)
-	if run.Err != nil {
-		return run.Err
-	}
-	w.failures(run, ent)
-	w.st.recomputed[id] = true
-	if err := w.replace(ent, id, historyRows(id, run.Rows, "", store.NoTime)); err != nil {
+	if err := w.flush(); err != nil {
 		return err
 	}
-	if err := w.replaceRels(ent, id, run); err != nil {
-		return err
-	}
-	if err := w.pending(id, run, true); err != nil {
-		return err
-	}
-	if err := w.recordFailures(id, run, true); err != nil {
-		return err
-	}
-	if run.State == nil {
+	if !ok {
 		return nil
-	}
-	prev, had := old[id]
-	if !had {
-		w.st.created[id] = true
-	} else {
-		w.st.updated[id] = true
-	}
-	var rev int64
-	if had {
-		if ps, err := decodeState(prev.Data, id, typ); err == nil {
-			rev = ps.Rev
-		}
-	}
-	run.State.Rev = rev
-	rec, err := w.stateRecord(id, typ, run.State, m, true)
-	if err != nil {
-		return err
 	}
 	return w.tx.PutStates(w.ctx, w.e.version, []store.StateRecord{rec})
 }

@@ -1,7 +1,6 @@
 package defacto
 
 import (
-	"sort"
 
 	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/interpret"
@@ -68,65 +67,6 @@ func (w *stageWriter) writeRelsIncremental(ent *definition.Entity, id string, ru
 				rw.Insert = append(rw.Insert, toStoreRel(id, r))
 			}
 		}
-		if len(rw.Close)+len(rw.Supersede)+len(rw.Insert) == 0 {
-			continue
-		}
-		w.st.rowsWritten += len(rw.Insert)
-		w.st.superseded += len(rw.Supersede)
-		if err := w.tx.WriteRelationships(w.ctx, w.e.version, rel, rw); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// replaceRels makes a recompute's relationship rows the source's current
-// belief (history.md §4 Replace, matched by target and valid_from).
-func (w *stageWriter) replaceRels(ent *definition.Entity, id string, run *interpret.Run) error {
-	for _, rel := range ent.Relationships {
-		stored, err := w.tx.CurrentRelRows(w.ctx, w.e.version, rel, id)
-		if err != nil {
-			return err
-		}
-		byKey := make(map[store.RelKey]store.RelRow, len(stored))
-		for _, s := range stored {
-			byKey[store.RelKey{TargetID: s.TargetID, ValidFrom: s.ValidFrom}] = s
-		}
-		rw := &store.RelWrite{SourceID: id, Now: w.now}
-		for _, r := range run.RelRows {
-			if r.Type != rel.Type {
-				continue
-			}
-			nr := toStoreRel(id, r)
-			k := store.RelKey{TargetID: nr.TargetID, ValidFrom: nr.ValidFrom}
-			s, ok := byKey[k]
-			if !ok {
-				rw.Insert = append(rw.Insert, nr)
-				continue
-			}
-			delete(byKey, k)
-			switch {
-			case sameRel(s, nr) && s.ValidTo == nr.ValidTo:
-			case sameRel(s, nr) && s.ValidTo == store.NoTime:
-				if rw.Close == nil {
-					rw.Close = map[store.RelKey]int64{}
-				}
-				rw.Close[k] = nr.ValidTo
-			default:
-				rw.Supersede = append(rw.Supersede, k)
-				rw.Insert = append(rw.Insert, nr)
-			}
-		}
-		for k := range byKey {
-			rw.Supersede = append(rw.Supersede, k)
-		}
-		sort.Slice(rw.Supersede, func(i, j int) bool {
-			a, b := rw.Supersede[i], rw.Supersede[j]
-			if a.TargetID != b.TargetID {
-				return a.TargetID < b.TargetID
-			}
-			return a.ValidFrom < b.ValidFrom
-		})
 		if len(rw.Close)+len(rw.Supersede)+len(rw.Insert) == 0 {
 			continue
 		}

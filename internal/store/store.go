@@ -103,6 +103,11 @@ type Tx interface {
 	// ResolvedEvents returns live rows whose link's resolved_entity_id is one
 	// of ids, with sequence < beforeSeq, ordered by (timestamp, sequence).
 	ResolvedEvents(ctx context.Context, ids []string, beforeSeq int64) ([]LedgerRow, error)
+	// EventsOfEntities is EntityEvents for several entities at once: per id,
+	// the live rows linked to it with sequence <= maxSeq, ordered by
+	// (timestamp, sequence), reserved types included. Ids without rows are
+	// absent; a row linked to several of ids appears under each.
+	EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (map[string][]LedgerRow, error)
 
 	// --- identity ---
 
@@ -135,6 +140,13 @@ type Tx interface {
 	OpenRows(ctx context.Context, version string, ent *definition.Entity, ids []string) (map[string]HistoryRow, error)
 	// CurrentRows returns every current-belief row of id, by valid_from.
 	CurrentRows(ctx context.Context, version string, ent *definition.Entity, id string) ([]HistoryRow, error)
+	// CurrentRowsOf is CurrentRows for several ids at once: per id, every
+	// current-belief row by valid_from; ids without rows are absent.
+	CurrentRowsOf(ctx context.Context, version string, ent *definition.Entity, ids []string) (map[string][]HistoryRow, error)
+	// CurrentRelRowsOf is CurrentRelRows for several sources at once: per
+	// source id, every current-belief row of rel by (target, valid_from);
+	// sources without rows are absent.
+	CurrentRelRowsOf(ctx context.Context, version string, rel *definition.Relationship, ids []string) (map[string][]RelRow, error)
 	// WriteHistory applies one entity's planned changes (history.md §4).
 	WriteHistory(ctx context.Context, version string, ent *definition.Entity, w *HistoryWrite) error
 	// WriteHistories applies several entities' plans at once (one entity

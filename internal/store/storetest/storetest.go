@@ -73,6 +73,7 @@ var cases = []struct {
 	{"LedgerCounts", testLedgerCounts},
 	{"LedgerRewrite", testLedgerRewrite},
 	{"EntityEvents", testEntityEvents},
+	{"BatchedReads", testBatchedReads},
 	{"IdentityKeys", testIdentityKeys},
 	{"Entities", testEntities},
 	{"Links", testLinks},

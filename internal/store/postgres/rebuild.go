@@ -1,0 +1,96 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/defacto-dev/defacto/internal/definition"
+	"github.com/defacto-dev/defacto/internal/store"
+)
+
+// Batched reads of a full rebuild: the per-entity reads EntityEvents,
+// CurrentRows and CurrentRelRows for a group of entities, one statement over
+// an array of ids.
+
+// EventsOfEntities returns, per id, the live rows linked to it with sequence
+// <= maxSeq, by (timestamp, sequence).
+func (t *tx) EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (map[string][]store.LedgerRow, error) {
+	out := make(map[string][]store.LedgerRow, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("postgres: read events of %d entities: %w", len(ids), err)
+	}
+	rows, err := t.query(ctx, `SELECT e.entity_id, `+ledgerColsOf+` FROM `+t.n.links+` e
+		JOIN `+t.n.ledger+` l ON l."sequence" = e."sequence"
+		WHERE e.entity_id = ANY($1::text[]) AND e."sequence" <= $2 AND `+liveL+`
+		ORDER BY l."timestamp", l."sequence"`, uniq(ids), maxSeq)
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id       string
+			r        store.LedgerRow
+			at, ing  time.Time
+			dup      pgtype.Int8
+			normErr  pgtype.Text
+			data     []byte
+			dataType []byte
+		)
+		if err := rows.Scan(&id, &r.Seq, &r.EventID, &r.Source, &r.EventType, &at, &data, &dataType, &r.Raw, &r.Hints,
+			&dup, &normErr, &r.Redacted, &ing); err != nil {
+			return nil, fail(err)
+		}
+		r.Time, r.IngestedAt = at.UnixMicro(), ing.UnixMicro()
+		r.Data, r.DataTypes = data, dataType
+		r.DuplicateOf, r.NormalizeError = dup.Int64, normErr.String
+		out[id] = append(out[id], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail(err)
+	}
+	return out, nil
+}
+
+// CurrentRowsOf returns, per id, every current-belief row by valid_from.
+func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.Entity, ids []string) (map[string][]store.HistoryRow, error) {
+	out := make(map[string][]store.HistoryRow, len(ids))
+	h, err := t.history(version, ent)
+	if err == nil && len(ids) > 0 {
+		var rows pgx.Rows
+		rows, err = t.query(ctx, h.selRows+h.id+` = ANY($1::text[]) ORDER BY "valid_from"`, uniq(ids))
+		if err == nil {
+			err = scanHistory(rows, h, func(r store.HistoryRow) { out[r.EntityID] = append(out[r.EntityID], r) })
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read rows of %d %s in %s: %w", len(ids), entName(ent), version, err)
+	}
+	return out, nil
+}
+
+// CurrentRelRowsOf returns, per source id, every current-belief row of r by
+// (target, valid_from).
+func (t *tx) CurrentRelRowsOf(ctx context.Context, version string, r *definition.Relationship, ids []string) (map[string][]store.RelRow, error) {
+	out := make(map[string][]store.RelRow, len(ids))
+	h, err := t.rel(version, r)
+	if err == nil && len(ids) > 0 {
+		var rows pgx.Rows
+		rows, err = t.query(ctx, `SELECT `+h.cols+` FROM `+h.table+` WHERE "superseded_at" IS NULL
+			AND "source_id" = ANY($1::text[]) ORDER BY "target_id" COLLATE "C", "valid_from"`, uniq(ids))
+		if err == nil {
+			err = scanRels(rows, h, func(x store.RelRow) { out[x.SourceID] = append(out[x.SourceID], x) })
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read relationships %s of %d sources: %w", relName(r), len(ids), err)
+	}
+	return out, nil
+}
