@@ -1,7 +1,6 @@
 package defacto
 
 import (
-
 	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/interpret"
 	"github.com/defacto-dev/defacto/internal/store"
