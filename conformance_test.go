@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -309,10 +308,6 @@ func (d *libraryDriver) Merge(ctx context.Context, from, into, reason string) (m
 	return object(e.Merge(ctx, from, into, reason))
 }
 
-// The calls below are part of the API contract (or interfaces.md) but do
-// not exist yet; they are invoked by name (invoke) so that this file
-// compiles while the engine grows. Replace with direct calls once they land.
-
 func (d *libraryDriver) Erase(ctx context.Context, id string) (map[string]any, error) {
 	e, err := d.engine()
 	if err != nil {
@@ -515,81 +510,4 @@ func (d *libraryDriver) Graph(ctx context.Context, q scenario.GraphQuery) (any, 
 		return []any{}, nil
 	}
 	return g, nil
-}
-
-var (
-	ctxType   = reflect.TypeFor[context.Context]()
-	errType   = reflect.TypeFor[error]()
-	bytesType = reflect.TypeFor[[]byte]()
-	defsType  = reflect.TypeFor[*Definitions]()
-)
-
-// invoke calls the engine method name with a context (wherever its
-// signature takes one) and args, converted to its parameter types ([]byte
-// definitions become *Definitions). It returns the first non-error result
-// and the error result.
-func invoke(ctx context.Context, e *Engine, name string, args ...any) (any, error) {
-	m := reflect.ValueOf(e).MethodByName(name)
-	if !m.IsValid() {
-		return nil, &scenario.StepError{Kind: "unclassified", Message: fmt.Sprintf("the library has no method Engine.%s", name)}
-	}
-	mt := m.Type()
-	in := make([]reflect.Value, 0, mt.NumIn())
-	next := 0
-	for i := 0; i < mt.NumIn(); i++ {
-		pt := mt.In(i)
-		if pt == ctxType {
-			in = append(in, reflect.ValueOf(ctx))
-			continue
-		}
-		if mt.IsVariadic() && i == mt.NumIn()-1 {
-			break
-		}
-		if next >= len(args) {
-			return nil, signatureErr(name, mt)
-		}
-		a := args[next]
-		next++
-		av := reflect.ValueOf(a)
-		switch {
-		case pt == defsType && av.Type() == bytesType:
-			defs, err := ParseDefinitions(a.([]byte))
-			if err != nil {
-				return nil, err
-			}
-			in = append(in, reflect.ValueOf(defs))
-		case av.Type().AssignableTo(pt):
-			in = append(in, av)
-		case av.Type().ConvertibleTo(pt) && av.Kind() != reflect.String && pt.Kind() != reflect.String:
-			in = append(in, av.Convert(pt))
-		case pt.Kind() == reflect.Pointer && av.Type().AssignableTo(pt.Elem()):
-			p := reflect.New(pt.Elem())
-			p.Elem().Set(av)
-			in = append(in, p)
-		default:
-			return nil, signatureErr(name, mt)
-		}
-	}
-	if next != len(args) {
-		return nil, signatureErr(name, mt)
-	}
-	out := m.Call(in)
-	var res any
-	var err error
-	for _, o := range out {
-		if o.Type() == errType {
-			if !o.IsNil() {
-				err = o.Interface().(error)
-			}
-			continue
-		}
-		if res == nil {
-			res = o.Interface()
-		}
-	}
-	return res, err
-}
-
-func signatureErr(name string, t reflect.Type) error {
-	return &scenario.StepError{Kind: "unclassified", Message: fmt.Sprintf("conformance driver: cannot call Engine.%s with signature %s; update conformance_test.go", name, t)}
 }
