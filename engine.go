@@ -71,7 +71,6 @@ type Engine struct {
 	sharded  bool // TotalShards > 1
 
 	dead     *deadLetterWriter
-	progress func(records int) // set by IngestReader for the call's duration
 	// mergesSkipped counts merge directives skipped by the identity stage
 	// (reset by each build, under the write lock).
 	mergesSkipped int

@@ -33,7 +33,7 @@ type record struct {
 // means storage failed or ctx ended, and the result then describes the
 // chunks committed before it.
 func (e *Engine) Ingest(ctx context.Context, source string, events []Event, mode IngestMode) (*IngestResult, error) {
-	return e.ingest(ctx, source, mode, func(yield func(record) error) error {
+	return e.ingest(ctx, source, mode, nil, func(yield func(record) error) error {
 		for i, ev := range events {
 			raw, err := json.Marshal(ev)
 			r := record{index: i, raw: raw}
@@ -72,14 +72,12 @@ func (e *Engine) IngestReader(ctx context.Context, source string, r io.Reader, m
 	if opts != nil && opts.Progress != nil {
 		progress = func(n int) { opts.Progress(n, cr.n) }
 	}
-	e.progress = progress
-	defer func() { e.progress = nil }()
 	if first == '[' {
-		return e.ingest(ctx, source, mode, func(yield func(record) error) error {
+		return e.ingest(ctx, source, mode, progress, func(yield func(record) error) error {
 			return readJSONArray(br, yield)
 		})
 	}
-	return e.ingest(ctx, source, mode, func(yield func(record) error) error {
+	return e.ingest(ctx, source, mode, progress, func(yield func(record) error) error {
 		return readJSONLines(br, yield)
 	})
 }
@@ -179,8 +177,9 @@ func readJSONArray(br *bufio.Reader, yield func(record) error) error {
 	return nil
 }
 
-// ingest drives the chunked ingest of the records produced by each.
-func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, each func(func(record) error) error) (*IngestResult, error) {
+// ingest drives the chunked ingest of the records produced by each;
+// progress, when set, hears the record count after every committed chunk.
+func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, progress func(int), each func(func(record) error) error) (*IngestResult, error) {
 	unlock, err := e.begin()
 	if err != nil {
 		return nil, err
@@ -207,8 +206,8 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, eac
 		}
 		err := e.ingestChunk(ctx, src, chunk, mode, res, stats)
 		chunk = chunk[:0]
-		if err == nil && e.progress != nil {
-			e.progress(res.EventsReceived)
+		if err == nil && progress != nil {
+			progress(res.EventsReceived)
 		}
 		return err
 	}
