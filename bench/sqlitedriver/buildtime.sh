@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Measures `go build` of a tiny main per SQLite driver
 # (testdata/buildmain/<driver>/main.go): cold (empty build cache; modules
-# already downloaded, the standard library compiled too), relink (same
-# cache, -X flag changed: what an edit-compile loop pays at least), binary
-# size, and whether the binary works.
+# already downloaded, the standard library compiled too) as wall time and
+# as CPU time (user+sys of go and its children: steadier than wall time on
+# a shared machine), relink (same cache, -X flag changed: what an
+# edit-compile loop pays at least), binary size, and whether the binary
+# works. Needs /usr/bin/time (Debian package "time").
 #
 # Usage: bash bench/sqlitedriver/buildtime.sh [rounds]   (default 1)
 # Needs about 2-4 minutes per round on 2 cores. Run it on a quiet machine:
@@ -23,19 +25,20 @@ measure() {
 	local name=$1 drv=$2; shift 2
 	local cache="$tmp/cache-$name" bin="$tmp/bin-$name"
 	rm -rf "$cache"
-	local load t0 t1 t2 cold relink size out
+	local load t0 t1 t2 cold cpu relink size out
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	t0=$(now)
-	env "$@" GOCACHE="$cache" go build -o "$bin" "$pkg/$drv"
+	/usr/bin/time -o "$tmp/cpu" -f '%U %S' env "$@" GOCACHE="$cache" go build -o "$bin" "$pkg/$drv"
 	t1=$(now)
+	cpu=$(awk '{print $1 + $2}' "$tmp/cpu")
 	env "$@" GOCACHE="$cache" go build -ldflags=-X=main.build=relink -o "$bin" "$pkg/$drv"
 	t2=$(now)
 	cold=$(echo "$t1 - $t0" | bc)
 	relink=$(echo "$t2 - $t1" | bc)
 	size=$(( $(stat -c %s "$bin") / 1024 / 1024 ))
 	if out=$("$bin" 2>&1); then :; else out="FAILS: $out"; fi
-	printf '%-26s cold %6.1fs  relink %5.2fs  %3d MiB  load %5s  %s\n' \
-		"$name" "$cold" "$relink" "$size" "$load" "$(echo "$out" | head -c 110)"
+	printf '%-20s cold %6.1fs wall %6.1fs cpu  relink %5.2fs  %3d MiB  load %5s  %s\n' \
+		"$name" "$cold" "$cpu" "$relink" "$size" "$load" "$(echo "$out" | head -c 100)"
 	rm -rf "$cache"
 }
 
