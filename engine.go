@@ -70,7 +70,7 @@ type Engine struct {
 	postgres bool // the backend is PostgreSQL
 	sharded  bool // TotalShards > 1
 
-	dead     *deadLetterWriter
+	dead *deadLetterWriter
 	// mergesSkipped counts merge directives skipped by the identity stage
 	// (reset by each build, under the write lock).
 	mergesSkipped int
