@@ -33,8 +33,10 @@ type Config struct {
 	// transaction (default 100).
 	BatchSize int
 
-	// Workers bounds parallel normalization (default: number of CPUs).
-	// Results never depend on it.
+	// Workers is reserved for parallel interpretation across entities
+	// (default: number of CPUs). The engine currently interprets on the
+	// calling goroutine, since commits, not CPU, bound a chunk; results will
+	// never depend on it.
 	Workers int
 
 	// ShardID and TotalShards split interpretation across processes on

@@ -199,12 +199,13 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, pro
 		res.Build = b
 	}
 	stats := newRunStats()
+	noted := false
 	chunk := make([]record, 0, e.cfg.BatchSize)
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
 		}
-		err := e.ingestChunk(ctx, src, chunk, mode, res, stats)
+		err := e.ingestChunk(ctx, src, chunk, mode, res, stats, &noted)
 		chunk = chunk[:0]
 		if err == nil && progress != nil {
 			progress(res.EventsReceived)
@@ -257,7 +258,11 @@ type accepted struct {
 	row   store.LedgerRow
 }
 
-func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs []record, mode IngestMode, res *IngestResult, stats *runStats) error {
+// ingestChunk normalizes one chunk and commits it in one transaction
+// (processing it too with Process). noted says an earlier chunk of the call
+// already committed the source into the ledger-sources record, so later
+// chunks skip that read.
+func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs []record, mode IngestMode, res *IngestResult, stats *runStats, noted *bool) error {
 	t0 := time.Now()
 	now := e.now()
 	var ready []accepted
@@ -324,7 +329,7 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs [
 			}
 		}
 		t1 := time.Now()
-		if len(rows) > 0 {
+		if len(rows) > 0 && !*noted {
 			if err := e.noteLedgerSource(ctx, tx, src.Name); err != nil {
 				return err
 			}
@@ -350,6 +355,9 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs [
 		return err
 	}
 	stats.commitPending()
+	if len(appended) > 0 {
+		*noted = true
+	}
 	res.EventsReceived += len(recs)
 	res.EventsIgnored += ignored
 	res.EventsFailed += len(failed)

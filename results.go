@@ -41,7 +41,7 @@ type Timing struct {
 	Append    float64 `json:"append"`
 	Identity  float64 `json:"identity"`
 	Interpret float64 `json:"interpret"`
-	Write     float64 `json:"write"`
+	Write     float64 `json:"write"` // history writes are timed inside interpret; 0 until split out
 	Total     float64 `json:"total"`
 }
 

@@ -79,7 +79,6 @@ type callNode struct {
 	re    *regexp.Regexp // constant regex pattern, compiled at Parse
 	dtf   dtFormat       // constant parse_datetime format, compiled at Parse
 	prog  *Program       // for the dynamic regex cache
-	unit  string         // constant date_trunc unit
 	hasRe bool
 }
 

@@ -29,11 +29,10 @@ func relEntity(card string) entityDef {
 var targets = map[string]string{"a": "A", "b": "B", "c": "C"}
 
 type relWant struct {
-	target    string
-	from, to  string // to "" = open
-	weight    int64
-	seq       int64
-	closeBase bool
+	target   string
+	from, to string // to "" = open
+	weight   int64
+	seq      int64
 }
 
 func checkRels(t *testing.T, got []RelRow, want []relWant) {
