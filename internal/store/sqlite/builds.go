@@ -49,8 +49,23 @@ func (t *tx) AllEntities(ctx context.Context) ([]store.EntityRecord, error) {
 // version store behind schema sc. Entity types never begin with "rel_"
 // (definitions.md §2), so relationship tables are told apart by name.
 func (t *tx) historyTables(ctx context.Context, sc string) ([]string, error) {
+	names, err := t.tablesLike(ctx, sc, false)
+	for i, n := range names {
+		names[i] = strings.TrimSuffix(n, "_history_all")
+	}
+	return names, err
+}
+
+// tablesLike lists the history tables of the version store behind sc:
+// relationship tables (rel_<t>_history_all) when rel is set, entity tables
+// otherwise, by name.
+func (t *tx) tablesLike(ctx context.Context, sc string, rel bool) ([]string, error) {
+	not := "NOT "
+	if rel {
+		not = ""
+	}
 	rows, err := t.query(ctx, `SELECT name FROM `+sc+`.sqlite_schema
-		WHERE type = 'table' AND name LIKE '%\_history\_all' ESCAPE '\' AND name NOT LIKE 'rel\_%' ESCAPE '\'
+		WHERE type = 'table' AND name LIKE '%\_history\_all' ESCAPE '\' AND name `+not+`LIKE 'rel\_%' ESCAPE '\'
 		ORDER BY name`)
 	if err != nil {
 		return nil, err
@@ -62,7 +77,7 @@ func (t *tx) historyTables(ctx context.Context, sc string) ([]string, error) {
 		if err := rows.Scan(&n); err != nil {
 			return nil, err
 		}
-		out = append(out, strings.TrimSuffix(n, "_history_all"))
+		out = append(out, n)
 	}
 	return out, rows.Err()
 }

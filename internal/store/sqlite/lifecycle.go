@@ -407,7 +407,7 @@ func (t *tx) DeleteEntity(ctx context.Context, version string, ent *definition.E
 	}
 	c, _ := res.RowsAffected()
 	n += c
-	tables, err := t.relTables(ctx, sc)
+	tables, err := t.tablesLike(ctx, sc, true)
 	if err != nil {
 		return fail(err)
 	}
@@ -430,24 +430,6 @@ func (t *tx) DeleteEntity(ctx context.Context, version string, ent *definition.E
 		}
 	}
 	return n, nil
-}
-
-// relTables lists the relationship history tables of a version store.
-func (t *tx) relTables(ctx context.Context, sc string) ([]string, error) {
-	rows, err := t.query(ctx, `SELECT name FROM `+sc+`.sqlite_master WHERE type = 'table' AND name LIKE 'rel\_%\_history\_all' ESCAPE '\'`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // PurgeHistory deletes every history row and outgoing relationship row of
