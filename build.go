@@ -251,11 +251,17 @@ func (e *Engine) build(ctx context.Context, opts BuildOptions, d *detection) (*B
 
 // incrementalBuild catches up identity, then interprets the pending range,
 // 1000 events per transaction.
+//
+// Identity and interpretation run in separate transactions of their own
+// scopes (scale.md §2): the identity stage is global work, one process at a
+// time; interpretation is owned work, so on PostgreSQL the shard processes
+// of a namespace interpret at the same time instead of queueing behind one
+// another's identity lock.
 func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *BuildTiming) error {
 	for {
 		var done bool
 		t0 := time.Now()
-		err := e.write(ctx, "build", func(tx store.Tx) error {
+		err := e.writeScope(ctx, "build: identity", store.ScopeIdentity, func(tx store.Tx) error {
 			idc, err := metaInt(ctx, tx, metaIdentityCursor)
 			if err != nil {
 				return err
@@ -265,20 +271,19 @@ func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *
 				return err
 			}
 			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+1000))
-			if err != nil {
-				return err
-			}
 			stats.pending.addMerges(merges)
-			t1 := time.Now()
-			timing.Identity += t1.Sub(t0).Seconds()
-			if err := e.interpretStage(ctx, tx, nil, nil, stats.pending); err != nil {
-				return err
-			}
-			timing.Interpret += time.Since(t1).Seconds()
-			idc, err = metaInt(ctx, tx, metaIdentityCursor)
-			done = idc >= head
+			done = min(head, idc+1000) >= head
 			return err
 		})
+		if err == nil {
+			stats.commitPending()
+			t1 := time.Now()
+			timing.Identity += t1.Sub(t0).Seconds()
+			err = e.writeScope(ctx, "build: interpret", store.ScopeShard, func(tx store.Tx) error {
+				return e.interpretStage(ctx, tx, nil, nil, stats.pending, nil)
+			})
+			timing.Interpret += time.Since(t1).Seconds()
+		}
 		if err != nil {
 			stats.discardPending()
 			return err
@@ -334,6 +339,12 @@ func (e *Engine) fullBuild(ctx context.Context, mode string, stats *runStats, re
 			return err
 		}
 		bs.Dirty = true
+		// A first data_version observation, so that the interpretation's
+		// first transaction can already tell whether it was disturbed and
+		// start reading ahead (fullInterpretation).
+		if _, err := tx.Undisturbed(ctx, e.version); err != nil {
+			return err
+		}
 		return tx.PutBuildState(ctx, bs)
 	}); err != nil {
 		return err
@@ -440,21 +451,49 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 	}
 	sort.Strings(retire)
 	const per = 1000
+	var parts [][]store.EntityRecord
 	for i := 0; i < len(ents); i += per {
-		part := ents[i:min(i+per, len(ents))]
+		owned := make([]store.EntityRecord, 0, per)
+		for _, r := range ents[i:min(i+per, len(ents))] {
+			if e.owns(r.ID) {
+				owned = append(owned, r)
+			}
+		}
+		parts = append(parts, owned)
+	}
+	rd := e.newReaders(ctx)
+	var ahead *prefetch
+	defer func() {
+		ahead.wait()
+		rd.close()
+	}()
+	for i, part := range parts {
+		pre := ahead.result()
 		err := e.write(ctx, "build: interpret", func(tx store.Tx) error {
+			// A group read ahead is valid only if nothing but this build
+			// committed since the write transaction that started its read:
+			// the read ran on a snapshot from after that transaction began,
+			// this build changes no ledger or link row and no stored row of
+			// another group, so the snapshot shows what this transaction
+			// would read (see prefetch).
+			undisturbed, err := tx.Undisturbed(ctx, e.version)
+			if err != nil {
+				return err
+			}
+			if !undisturbed {
+				pre = nil
+			}
 			bs, err := e.buildState(ctx, tx)
 			if err != nil {
 				return err
 			}
 			w := &stageWriter{e: e, tx: tx, ctx: ctx, st: stats.pending, horizon: bs.TickHorizon, hi: idc, now: e.now()}
-			owned := make([]store.EntityRecord, 0, len(part))
-			for _, r := range part {
-				if e.owns(r.ID) {
-					owned = append(owned, r)
-				}
+			if undisturbed && i+1 < len(parts) {
+				ahead = e.readAhead(ctx, rd, activeOf(e, parts[i+1]), idc)
+			} else {
+				ahead = nil
 			}
-			return w.rebuild(owned, lastMerge)
+			return w.rebuild(part, lastMerge, pre)
 		})
 		if err != nil {
 			stats.discardPending()

@@ -407,9 +407,27 @@ func (e *Engine) machinesFor(set *definition.Set) {
 	}
 }
 
-// write runs f in one write transaction, committing on success.
+// write runs f in one write transaction, committing on success. The
+// transaction excludes every other writer of the namespace (store.ScopeAll).
 func (e *Engine) write(ctx context.Context, op string, f func(tx store.Tx) error) error {
-	tx, err := e.st.Begin(ctx)
+	return e.writeScope(ctx, op, store.ScopeAll, f)
+}
+
+// writeScope is write for a transaction that changes only what scope
+// allows, so that on a backend with parallel writers (PostgreSQL) it
+// excludes only the writers it conflicts with: shard processes interpret
+// at the same time, and appends go on beside them (scale.md §2). f must
+// stay inside scope; backends with one writer ignore it.
+func (e *Engine) writeScope(ctx context.Context, op string, scope store.Scope, f func(tx store.Tx) error) error {
+	var (
+		tx  store.Tx
+		err error
+	)
+	if sb, ok := e.st.(store.ScopedBeginner); ok && scope != store.ScopeAll {
+		tx, err = sb.BeginScope(ctx, scope, e.version)
+	} else {
+		tx, err = e.st.Begin(ctx)
+	}
 	if err != nil {
 		return storageErr(op, err)
 	}

@@ -199,13 +199,17 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, pro
 		res.Build = b
 	}
 	stats := newRunStats()
+	var cache *stateCache
+	if mode == Process {
+		cache = newStateCache()
+	}
 	noted := false
 	chunk := make([]record, 0, e.cfg.BatchSize)
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
 		}
-		err := e.ingestChunk(ctx, src, chunk, mode, res, stats, &noted)
+		err := e.ingestChunk(ctx, src, chunk, mode, res, stats, cache, &noted)
 		chunk = chunk[:0]
 		if err == nil && progress != nil {
 			progress(res.EventsReceived)
@@ -262,7 +266,7 @@ type accepted struct {
 // (processing it too with Process). noted says an earlier chunk of the call
 // already committed the source into the ledger-sources record, so later
 // chunks skip that read.
-func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs []record, mode IngestMode, res *IngestResult, stats *runStats, noted *bool) error {
+func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs []record, mode IngestMode, res *IngestResult, stats *runStats, cache *stateCache, noted *bool) error {
 	t0 := time.Now()
 	now := e.now()
 	var ready []accepted
@@ -300,7 +304,13 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs [
 	var dups []string
 	erased := 0
 	var appended []accepted
-	err := e.write(ctx, "ingest", func(tx store.Tx) error {
+	// Without processing a chunk only appends, so on PostgreSQL it need
+	// not wait for shard processes interpreting (scale.md §2).
+	scope := store.ScopeAll
+	if mode != Process {
+		scope = store.ScopeAppend
+	}
+	err := e.writeScope(ctx, "ingest", scope, func(tx store.Tx) error {
 		dups, erased, appended = nil, 0, nil
 		ids := make([]string, len(ready))
 		for i, a := range ready {
@@ -348,10 +358,11 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs [
 		for i, a := range appended {
 			mem[i] = resolvable{seq: a.row.Seq, time: a.ev.Time, keys: a.keys, row: &appended[i].row, index: a.index}
 		}
-		return e.process(ctx, tx, mem, stats, &res.Timing)
+		return e.process(ctx, tx, mem, stats, &res.Timing, cache)
 	})
 	if err != nil {
 		stats.discardPending()
+		cache.reset() // the failed chunk's runs changed cached states
 		return err
 	}
 	stats.commitPending()

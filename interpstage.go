@@ -114,7 +114,9 @@ func sortFailures(fs []EventFailure) {
 
 // process runs the identity stage and then this shard's interpretation
 // stage inside tx (ingestion.md §9).
-func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, stats *runStats, timing *Timing) error {
+// cache, when set, carries working states between the chunks of one
+// ingest call (statecache.go).
+func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, stats *runStats, timing *Timing, cache *stateCache) error {
 	t0 := time.Now()
 	merges, err := e.identityStage(ctx, tx, mem)
 	if err != nil {
@@ -131,7 +133,7 @@ func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, sta
 		index[r.seq] = r.index
 		rows[r.seq] = r.row
 	}
-	err = e.interpretStage(ctx, tx, rows, index, stats.pending)
+	err = e.interpretStage(ctx, tx, rows, index, stats.pending, cache)
 	if timing != nil {
 		timing.Interpret += time.Since(t1).Seconds()
 	}
@@ -140,10 +142,19 @@ func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, sta
 
 // interpretStage covers (cursor, identity cursor] for the active version
 // (interpretation.md §2) and moves the cursor.
-func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]*store.LedgerRow, index map[int64]int, st *runStats) error {
+func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]*store.LedgerRow, index map[int64]int, st *runStats, cache *stateCache) error {
 	bs, err := tx.BuildState(ctx, e.version, e.cfg.ShardID)
 	if err != nil {
 		return err
+	}
+	if cache != nil {
+		ok, err := tx.Undisturbed(ctx, e.version)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			cache.reset()
+		}
 	}
 	if bs == nil {
 		return fmt.Errorf("version %s has no build state", e.version)
@@ -156,7 +167,7 @@ func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]
 	if hi <= lo {
 		return nil
 	}
-	w := &stageWriter{e: e, tx: tx, ctx: ctx, st: st, horizon: bs.TickHorizon, hi: hi, index: index, now: e.now()}
+	w := &stageWriter{e: e, tx: tx, ctx: ctx, st: st, horizon: bs.TickHorizon, hi: hi, index: index, now: e.now(), cache: cache}
 	for lo < hi {
 		// Sub-ranges bound memory on large builds.
 		sub := hi
@@ -183,6 +194,7 @@ type stageWriter struct {
 	hi      int64
 	index   map[int64]int
 	now     int64
+	cache   *stateCache // nil outside ingest calls
 
 	// queued holds incremental history writes per entity type until flush,
 	// so a chunk's closes and inserts go out as a few multi-row statements.
@@ -219,6 +231,8 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	closed := map[string]bool{}
 	// Each owner acts on its side of a merge (scale.md §3).
 	for _, m := range merges {
+		w.cache.drop(m.From)
+		w.cache.drop(m.Into)
 		if w.e.owns(m.From) {
 			if err := w.closeLoser(m); err != nil {
 				return err
@@ -302,14 +316,24 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 		}
 		events[seq] = ev
 	}
-	states, err := tx.States(ctx, w.e.version, ids)
+	// Entities in the cache need neither their state nor their open row.
+	load := ids
+	if w.cache != nil {
+		load = make([]string, 0, len(ids))
+		for _, id := range ids {
+			if _, ok := w.cache.get(id); !ok {
+				load = append(load, id)
+			}
+		}
+	}
+	states, err := tx.States(ctx, w.e.version, load)
 	if err != nil {
 		return err
 	}
 	// Birth sequences matter only for entities without working state
 	// (ghosts that saw events before this range).
 	var stateless []string
-	for _, id := range ids {
+	for _, id := range load {
 		if _, ok := states[id]; !ok {
 			stateless = append(stateless, id)
 		}
@@ -320,7 +344,7 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	}
 	// Open rows, per entity type.
 	byType := map[string][]string{}
-	for _, id := range ids {
+	for _, id := range load {
 		t := byEntity[id].typ
 		byType[t] = append(byType[t], id)
 	}
@@ -339,7 +363,15 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 		}
 	}
 	rels := map[string][]interpret.RelRow{}
-	for t, tids := range byType {
+	relTypes := byType
+	if len(load) < len(ids) {
+		relTypes = map[string][]string{}
+		for _, id := range ids {
+			t := byEntity[id].typ
+			relTypes[t] = append(relTypes[t], id)
+		}
+	}
+	for t, tids := range relTypes {
 		ent := w.e.defs.Entity(t)
 		if ent == nil {
 			continue
@@ -356,6 +388,7 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	for _, id := range ids {
 		wk := byEntity[id]
 		if _, ok := recompute[id]; ok || closed[id] {
+			w.cache.drop(id)
 			continue
 		}
 		ent := w.e.defs.Entity(wk.typ)
@@ -373,15 +406,25 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			continue
 		}
 		sortEvents(evs)
-		srec, hasState := states[id]
-		var state *interpret.State
-		if hasState {
-			if srec.Status == store.StatusMerged {
-				continue
+		var (
+			state    *interpret.State
+			hasState bool
+			base     store.HistoryRow
+			hasBase  bool
+		)
+		if ce, ok := w.cache.get(id); ok {
+			state, hasState, base, hasBase = ce.state, true, ce.open, ce.hasOpen
+		} else {
+			var srec store.StateRecord
+			if srec, hasState = states[id]; hasState {
+				if srec.Status == store.StatusMerged {
+					continue
+				}
+				if state, err = decodeState(srec.Data, id, wk.typ); err != nil {
+					return err
+				}
 			}
-			if state, err = decodeState(srec.Data, id, wk.typ); err != nil {
-				return err
-			}
+			base, hasBase = open[id]
 		}
 		if !hasState && recs[id].BirthSeq != 0 && recs[id].BirthSeq <= lo {
 			recompute[id] = wk.typ // events seen while a ghost
@@ -398,14 +441,15 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			if late > 0 {
 				w.st.late += late
 				recompute[id] = wk.typ
+				w.cache.drop(id)
 				continue
 			}
 		}
-		base, hasBase := open[id]
 		if hasBase && evs[0].Time == base.ValidFrom {
 			// The open row's instant changes again: its predecessor decides
 			// whether a row survives there, so rebuild the entity.
 			recompute[id] = wk.typ
+			w.cache.drop(id)
 			continue
 		}
 		var basePtr *interpret.Row
@@ -428,7 +472,8 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 		if run.State == nil {
 			continue
 		}
-		if err := w.writeIncremental(ent, id, run, base, hasBase); err != nil {
+		last, err := w.writeIncremental(ent, id, run, base, hasBase)
+		if err != nil {
 			return err
 		}
 		if err := w.writeRelsIncremental(ent, id, run); err != nil {
@@ -445,6 +490,11 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			return err
 		}
 		newStates = append(newStates, rec)
+		if last != nil {
+			w.cache.put(id, run.State, *last, true)
+		} else {
+			w.cache.put(id, run.State, base, hasBase)
+		}
 		if run.Created {
 			w.st.created[id] = true
 		} else if run.Changed {
@@ -496,10 +546,11 @@ func (w *stageWriter) failures(run *interpret.Run, ent *definition.Entity) {
 	}
 }
 
-// writeIncremental appends a run's new rows after the stored open row.
-func (w *stageWriter) writeIncremental(ent *definition.Entity, id string, run *interpret.Run, base store.HistoryRow, hasBase bool) error {
+// writeIncremental appends a run's new rows after the stored open row and
+// returns the new open row (nil: no rows).
+func (w *stageWriter) writeIncremental(ent *definition.Entity, id string, run *interpret.Run, base store.HistoryRow, hasBase bool) (*store.HistoryRow, error) {
 	if len(run.Rows) == 0 {
-		return nil
+		return nil, nil
 	}
 	hw := &store.HistoryWrite{EntityID: id, Now: w.now}
 	if hasBase {
@@ -508,7 +559,7 @@ func (w *stageWriter) writeIncremental(ent *definition.Entity, id string, run *i
 	hw.Insert = historyRows(id, run.Rows, "", store.NoTime)
 	w.st.rowsWritten += len(hw.Insert)
 	w.queue(ent, hw)
-	return nil
+	return &hw.Insert[len(hw.Insert)-1], nil
 }
 
 // historyRows turns interpreted rows into stored rows, chaining valid_to;
@@ -615,6 +666,7 @@ func (w *stageWriter) bindResolver() {
 // one-entity case of the batched rebuild (rebuild.go).
 func (w *stageWriter) recompute(id, typ string) error {
 	w.bindResolver()
+	w.cache.drop(id)
 	if w.e.defs.Entity(typ) == nil || w.e.machines[typ] == nil {
 		return nil
 	}
@@ -638,6 +690,7 @@ func (w *stageWriter) recompute(id, typ string) error {
 // closeLoser closes a merged-away entity at its merge (§9).
 func (w *stageWriter) closeLoser(mg store.MergeRecord) error {
 	w.bindResolver()
+	w.cache.drop(mg.From)
 	ent := w.e.defs.Entity(mg.EntityType)
 	m := w.e.machines[mg.EntityType]
 	if ent == nil || m == nil {

@@ -122,7 +122,7 @@ func (e *Engine) Merge(ctx context.Context, from, into, reason string) (*MergeRe
 			return err
 		}
 		mem := []resolvable{{seq: rows[0].Seq, time: now, row: &rows[0], index: -1}}
-		return e.process(ctx, tx, mem, stats, nil)
+		return e.process(ctx, tx, mem, stats, nil, nil)
 	})
 	if err != nil {
 		return nil, err

@@ -1,7 +1,12 @@
 package defacto
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/defacto-dev/defacto/internal/definition"
@@ -12,32 +17,42 @@ import (
 // A full rebuild recomputes entities a group at a time (fullInterpretation):
 // the reads of the whole group come first, a few statements each, then every
 // entity is recomputed from the loaded data as stageWriter.recompute would
-// from its own queries, and the group's writes are batched.
+// from its own queries, and the group's writes are batched. On SQLite the
+// reads of the next group run beside the writes of this one (prefetch).
 
 // rebuildGroup is what a full rebuild reads up front for one group of
 // active entities.
 type rebuildGroup struct {
-	events map[string][]store.LedgerRow  // linked live rows by entity, by (timestamp, sequence)
-	states map[string]store.StateRecord  // stored working state by entity
+	// events holds the decoded interpretable events by entity, by (time,
+	// sequence); evErr a decoding failure, reported when the entity's turn
+	// comes, as the per-entity read reports it.
+	events map[string][]*interpret.Event
+	evErr  map[string]error
+	revs   map[string]int64              // stored working state's rev, for entities that have one
 	rows   map[string][]store.HistoryRow // current-belief history rows by entity
 	// rels holds current-belief relationship rows per relationship type,
 	// by source entity.
 	rels map[*definition.Relationship]map[string][]store.RelRow
+	// cleared is set when the pending relations and failed events of the
+	// group's entities were deleted up front (one statement per group
+	// instead of two per entity), so a recompute only adds its own.
+	cleared bool
 }
 
 // rebuild recomputes the entities of recs in order: merged ones are closed
 // at their last merge (lastMerge), active ones recomputed from one group
-// read.
-func (w *stageWriter) rebuild(recs []store.EntityRecord, lastMerge map[string]store.MergeRecord) error {
+// read, or from pre, when the group was read ahead (prefetch).
+func (w *stageWriter) rebuild(recs []store.EntityRecord, lastMerge map[string]store.MergeRecord, pre *rebuildGroup) error {
 	w.bindResolver()
-	var active []store.EntityRecord
-	for _, r := range recs {
-		if r.Status != store.StatusMerged && w.e.defs.Entity(r.Type) != nil && w.e.machines[r.Type] != nil {
-			active = append(active, r)
+	active := activeOf(w.e, recs)
+	g := pre
+	if g == nil {
+		var err error
+		if g, err = w.loadGroup(active); err != nil {
+			return err
 		}
 	}
-	g, err := w.loadGroup(active)
-	if err != nil {
+	if err := w.clearGroup(g, active); err != nil {
 		return err
 	}
 	var states []store.StateRecord
@@ -64,12 +79,77 @@ func (w *stageWriter) rebuild(recs []store.EntityRecord, lastMerge map[string]st
 	return w.tx.PutStates(w.ctx, w.e.version, states)
 }
 
+// activeOf returns the entities of recs that a rebuild recomputes: not
+// merged, of a type with a machine.
+func activeOf(e *Engine, recs []store.EntityRecord) []store.EntityRecord {
+	var active []store.EntityRecord
+	for _, r := range recs {
+		if r.Status != store.StatusMerged && e.defs.Entity(r.Type) != nil && e.machines[r.Type] != nil {
+			active = append(active, r)
+		}
+	}
+	return active
+}
+
 // loadGroup reads the working states, events, current history rows and
 // current relationship rows of recs (entities of known types).
 func (w *stageWriter) loadGroup(recs []store.EntityRecord) (*rebuildGroup, error) {
-	g := &rebuildGroup{rows: map[string][]store.HistoryRow{}, rels: map[*definition.Relationship]map[string][]store.RelRow{}}
+	g := &rebuildGroup{}
+	if err := readGroupEvents(w.ctx, w.tx, recs, w.hi, g); err != nil {
+		return nil, err
+	}
+	if err := readGroupRows(w.ctx, w.tx, w.e, recs, g); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// readGroupEvents reads and decodes the events of recs with sequence <= hi
+// into g. Decoding happens here rather than per entity so that a prefetch
+// does it off the writing goroutine.
+func readGroupEvents(ctx context.Context, tx store.Tx, recs []store.EntityRecord, hi int64, g *rebuildGroup) error {
+	g.events = map[string][]*interpret.Event{}
 	if len(recs) == 0 {
-		return g, nil
+		return nil
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	rows, err := tx.EventsOfEntities(ctx, ids, hi)
+	if err != nil {
+		return err
+	}
+	for id, rs := range rows {
+		evs := make([]*interpret.Event, 0, len(rs))
+		for i := range rs {
+			if strings.HasPrefix(rs[i].EventType, "_defacto") {
+				continue
+			}
+			ev, err := decodeEvent(&rs[i])
+			if err != nil {
+				if g.evErr == nil {
+					g.evErr = map[string]error{}
+				}
+				g.evErr[id] = err
+				break
+			}
+			evs = append(evs, ev)
+		}
+		sortEvents(evs)
+		g.events[id] = evs
+	}
+	return nil
+}
+
+// readGroupRows reads the stored revs, current history rows and current
+// relationship rows of recs into g.
+func readGroupRows(ctx context.Context, tx store.Tx, e *Engine, recs []store.EntityRecord, g *rebuildGroup) error {
+	g.rows = map[string][]store.HistoryRow{}
+	g.rels = map[*definition.Relationship]map[string][]store.RelRow{}
+	g.revs = map[string]int64{}
+	if len(recs) == 0 {
+		return nil
 	}
 	ids := make([]string, len(recs))
 	byType := map[string][]string{}
@@ -77,12 +157,12 @@ func (w *stageWriter) loadGroup(recs []store.EntityRecord) (*rebuildGroup, error
 		ids[i] = r.ID
 		byType[r.Type] = append(byType[r.Type], r.ID)
 	}
-	var err error
-	if g.states, err = w.tx.States(w.ctx, w.e.version, ids); err != nil {
-		return nil, err
+	states, err := tx.States(ctx, e.version, ids)
+	if err != nil {
+		return err
 	}
-	if g.events, err = w.tx.EventsOfEntities(w.ctx, ids, w.hi); err != nil {
-		return nil, err
+	for id, st := range states {
+		g.revs[id] = storedRev(st.Data, id, st.EntityType)
 	}
 	types := make([]string, 0, len(byType))
 	for t := range byType {
@@ -90,21 +170,126 @@ func (w *stageWriter) loadGroup(recs []store.EntityRecord) (*rebuildGroup, error
 	}
 	sort.Strings(types)
 	for _, t := range types {
-		ent := w.e.defs.Entity(t)
-		got, err := w.tx.CurrentRowsOf(w.ctx, w.e.version, ent, byType[t])
+		ent := e.defs.Entity(t)
+		got, err := tx.CurrentRowsOf(ctx, e.version, ent, byType[t])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for id, rows := range got {
 			g.rows[id] = rows
 		}
 		for _, rel := range ent.Relationships {
-			if g.rels[rel], err = w.tx.CurrentRelRowsOf(w.ctx, w.e.version, rel, byType[t]); err != nil {
-				return nil, err
+			if g.rels[rel], err = tx.CurrentRelRowsOf(ctx, e.version, rel, byType[t]); err != nil {
+				return err
 			}
 		}
 	}
-	return g, nil
+	return nil
+}
+
+// prefetch reads one rebuild group beside the writing goroutine: the events
+// (read and decoded) and the stored rows (states, history, relationships),
+// each on a read transaction of its own, so the reads of group i+1 overlap
+// the interpretation and writes of group i on a second core.
+//
+// It is started inside the write transaction of group i, after that
+// transaction's Tx.Undisturbed check, so both read snapshots begin after the
+// check. The result is used by group i+1 only if that transaction's check
+// says no other connection committed in between; then the snapshots show
+// the ledger, links and group i+1's stored rows as the write transaction
+// sees them: the build itself changes none of those between the two checks
+// (groups are disjoint: a group's writes touch only its own entities'
+// rows). Otherwise the group is read again inside the transaction. Stores
+// that cannot tell (Postgres) never report undisturbed, so nothing is read
+// ahead there.
+type prefetch struct {
+	done chan struct{}
+	g    *rebuildGroup
+	err  error
+}
+
+// readers are the two read paths of a prefetch, one per goroutine: a
+// session each when the store has them (store.SessionReader), so every
+// group's events are read on the connection whose cache holds the ledger
+// pages the previous groups read, and the stored rows on another.
+type readers struct {
+	events, rows func(ctx context.Context, f func(store.Tx) error) error
+	close        func()
+}
+
+// newReaders opens the prefetch's read paths.
+func (e *Engine) newReaders(ctx context.Context) *readers {
+	sr, ok := e.st.(store.SessionReader)
+	if !ok {
+		return &readers{events: e.st.Read, rows: e.st.Read, close: func() {}}
+	}
+	ev, err := sr.ReadSession(ctx)
+	if err != nil {
+		return &readers{events: e.st.Read, rows: e.st.Read, close: func() {}}
+	}
+	rs, err := sr.ReadSession(ctx)
+	if err != nil {
+		_ = ev.Close()
+		return &readers{events: e.st.Read, rows: e.st.Read, close: func() {}}
+	}
+	return &readers{events: ev.Read, rows: rs.Read, close: func() { _ = ev.Close(); _ = rs.Close() }}
+}
+
+// readAhead starts reading recs (active entities of one group) on two
+// goroutines.
+func (e *Engine) readAhead(ctx context.Context, rd *readers, recs []store.EntityRecord, hi int64) *prefetch {
+	p := &prefetch{done: make(chan struct{}), g: &rebuildGroup{}}
+	var evErr error
+	evDone := make(chan struct{})
+	go func() {
+		defer close(evDone)
+		evErr = rd.events(ctx, func(tx store.Tx) error { return readGroupEvents(ctx, tx, recs, hi, p.g) })
+	}()
+	go func() {
+		defer close(p.done)
+		err := rd.rows(ctx, func(tx store.Tx) error { return readGroupRows(ctx, tx, e, recs, p.g) })
+		<-evDone
+		p.err = errors.Join(err, evErr)
+	}()
+	return p
+}
+
+// wait waits for the reads to end; a nil prefetch has none.
+func (p *prefetch) wait() {
+	if p != nil {
+		<-p.done
+	}
+}
+
+// result waits for the reads and returns the group, nil when there is no
+// prefetch or it failed (the writer then reads the group itself, and meets
+// any lasting error there).
+func (p *prefetch) result() *rebuildGroup {
+	if p == nil {
+		return nil
+	}
+	<-p.done
+	if p.err != nil {
+		return nil
+	}
+	return p.g
+}
+
+// clearGroup deletes the pending relations and failed events of recs, as
+// the recompute of each would (a recompute re-derives both).
+func (w *stageWriter) clearGroup(g *rebuildGroup, recs []store.EntityRecord) error {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	if err := w.tx.ClearPendingOf(w.ctx, w.e.version, ids); err != nil {
+		return err
+	}
+	if err := w.tx.ClearFailuresOf(w.ctx, w.e.version, ids); err != nil {
+		return err
+	}
+	g.cleared = true
+	return nil
 }
 
 // recomputeLoaded is recompute from a group's loaded data: history writes
@@ -116,20 +301,13 @@ func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec stor
 	if ent == nil || m == nil {
 		return rec, false, nil
 	}
-	rows := g.events[id]
-	evs := make([]*interpret.Event, 0, len(rows))
-	for i := range rows {
-		if strings.HasPrefix(rows[i].EventType, "_defacto") {
-			continue
-		}
-		ev, err := decodeEvent(&rows[i])
-		if err != nil {
-			return rec, false, err
-		}
-		evs = append(evs, ev)
+	if err := g.evErr[id]; err != nil {
+		return rec, false, err
+	}
+	evs := g.events[id]
+	for _, ev := range evs {
 		w.st.processed.add(ev.Seq)
 	}
-	sortEvents(evs)
 	run := m.Recompute(id, evs, w.horizon)
 	if run.Err != nil {
 		return rec, false, run.Err
@@ -159,26 +337,20 @@ func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec stor
 			return rec, false, err
 		}
 	}
-	if err := w.pending(id, run, true); err != nil {
+	if err := w.pending(id, run, !g.cleared); err != nil {
 		return rec, false, err
 	}
-	if err := w.recordFailures(id, run, true); err != nil {
+	if err := w.recordFailures(id, run, !g.cleared); err != nil {
 		return rec, false, err
 	}
 	if run.State == nil {
 		return rec, false, nil
 	}
-	prev, had := g.states[id]
+	rev, had := g.revs[id]
 	if !had {
 		w.st.created[id] = true
 	} else {
 		w.st.updated[id] = true
-	}
-	var rev int64
-	if had {
-		if ps, err := decodeState(prev.Data, id, typ); err == nil {
-			rev = ps.Rev
-		}
 	}
 	run.State.Rev = rev
 	rec, err = w.stateRecord(id, typ, run.State, m, true)
@@ -232,4 +404,25 @@ func planRelReplace(rel *definition.Relationship, id string, stored []store.RelR
 		return a.ValidFrom < b.ValidFrom
 	})
 	return rw
+}
+
+// storedRev returns the rev of a stored working state, 0 when it does not
+// decode. encodeState writes rev as the last member of a JSON object, so
+// the number is read from the tail without decoding the document (which
+// costs as much as interpreting the entity's events); any other shape
+// takes the full decode.
+func storedRev(data []byte, id, typ string) int64 {
+	const key = `,"rev":`
+	if n := len(data); n > 0 && data[n-1] == '}' {
+		if i := bytes.LastIndex(data, []byte(key)); i >= 0 {
+			if rev, err := strconv.ParseInt(string(data[i+len(key):n-1]), 10, 64); err == nil && json.Valid(data) {
+				return rev
+			}
+		}
+	}
+	ps, err := decodeState(data, id, typ)
+	if err != nil {
+		return 0
+	}
+	return ps.Rev
 }

@@ -29,19 +29,7 @@ func (e *Engine) Tick(ctx context.Context, asOf any) (*TickResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var horizon int64 = store.NoTime
-	if err := e.st.Read(ctx, func(tx store.Tx) error {
-		bs, err := e.buildState(ctx, tx)
-		horizon = bs.TickHorizon
-		return err
-	}); err != nil {
-		return nil, storageErr("tick", err)
-	}
-	if horizon != store.NoTime && at < horizon {
-		return nil, errorf(ErrValidation, "tick as of %s is before the last tick (%s); time rules were already evaluated up to then",
-			value.FormatTime(at), value.FormatTime(horizon))
-	}
-	res, err := e.tick(ctx, at, b)
+	res, err := e.tickBatches(ctx, at, b, tickBatch, true)
 	if err != nil {
 		return nil, err
 	}
@@ -49,122 +37,73 @@ func (e *Engine) Tick(ctx context.Context, asOf any) (*TickResult, error) {
 	return res, nil
 }
 
-// tick fires due time rules up to at in batches of one transaction each and
-// raises the tick horizon.
+// tickBatch is the most due entities one tick transaction evaluates. A
+// tick of up to tickBatch entities is one transaction, the horizon raised
+// in it; a larger one commits every tickBatch entities, which bounds its
+// memory and how long it holds the write lock, as full builds do with 1000
+// entities per transaction. Every commit rewrites the pages it dirtied, and
+// due entities are scattered over the state and history B-trees, so
+// fewer, larger transactions write fewer pages in all.
+const tickBatch = 1000
+
+// tick fires due time rules up to at and raises the tick horizon (the
+// closing tick of builds).
 func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickResult, error) {
+	return e.tickBatches(ctx, at, build, tickBatch, false)
+}
+
+// tickBatches fires due time rules up to at, batch entities per
+// transaction, and raises the tick horizon in the last one. refuseEarlier
+// makes a tick before the horizon an ErrValidation (Tick; a build's closing
+// tick at the engine clock only never lowers the horizon).
+//
+// Batches walk the deadline index by key, each starting after the last
+// entity of the previous one: an entity still due after its evaluation (a
+// time-rule loop stopped at the limit) is not read again, and however many
+// such entities there are, the tick reaches every due entity and ends.
+func (e *Engine) tickBatches(ctx context.Context, at int64, build *BuildResult, batch int, refuseEarlier bool) (*TickResult, error) {
 	res := &TickResult{AsOf: value.FormatTime(at), Failures: []EventFailure{}, Build: build}
-	const batch = 500
+	// An entity evaluated in this tick is skipped if a later batch meets it
+	// again (its new deadline sorts after the key): one evaluation per tick.
 	evaluated := map[string]bool{}
-	for {
-		var n int
+	after := store.DueKey{Deadline: store.NoTime}
+	for first := true; ; first = false {
+		var last bool
 		err := e.write(ctx, "tick", func(tx store.Tx) error {
-			due, err := tx.DueStates(ctx, e.version, at, batch)
+			var bs *store.BuildState
+			if first && refuseEarlier {
+				var err error
+				if bs, err = e.buildState(ctx, tx); err != nil {
+					return err
+				}
+				if bs.TickHorizon != store.NoTime && at < bs.TickHorizon {
+					return errorf(ErrValidation, "tick as of %s is before the last tick (%s); time rules were already evaluated up to then",
+						value.FormatTime(at), value.FormatTime(bs.TickHorizon))
+				}
+			}
+			// One row more than the batch tells whether this is the last
+			// batch, so the horizon goes into this transaction instead of
+			// an extra one.
+			due, err := tx.DueStates(ctx, e.version, at, after, batch+1)
 			if err != nil {
 				return err
 			}
-			idc, err := metaInt(ctx, tx, metaIdentityCursor)
-			if err != nil {
+			if last = len(due) <= batch; !last {
+				due = due[:batch]
+			}
+			if n := len(due); n > 0 {
+				after = store.DueKey{Deadline: due[n-1].NextDeadline, EntityID: due[n-1].EntityID}
+			}
+			if err := e.tickDue(ctx, tx, at, due, evaluated, res); err != nil {
 				return err
 			}
-			n = 0
-			var states []store.StateRecord
-			w := &stageWriter{e: e, tx: tx, ctx: ctx, st: newRunStats().pending, horizon: at, hi: idc, now: e.now()}
-			// One read of the open rows per entity type for the whole batch.
-			byType := map[string][]string{}
-			for _, rec := range due {
-				byType[rec.EntityType] = append(byType[rec.EntityType], rec.EntityID)
-			}
-			open := map[string]store.HistoryRow{}
-			for t, ids := range byType {
-				ent := e.defs.Entity(t)
-				if ent == nil {
-					continue
-				}
-				got, err := tx.OpenRows(ctx, e.version, ent, ids)
-				if err != nil {
-					return err
-				}
-				for id, r := range got {
-					open[id] = r
-				}
-			}
-			var rebuild []store.StateRecord
-			for _, rec := range due {
-				if evaluated[rec.EntityID] {
-					continue // failed firings keep a due deadline; one evaluation per tick
-				}
-				evaluated[rec.EntityID] = true
-				n++
-				ent := e.defs.Entity(rec.EntityType)
-				m := e.machines[rec.EntityType]
-				if ent == nil || m == nil {
-					continue
-				}
-				st, err := decodeState(rec.Data, rec.EntityID, rec.EntityType)
-				if err != nil {
-					return err
-				}
-				base, hasBase := open[rec.EntityID]
-				var bp *interpret.Row
-				if hasBase {
-					r := toInterpRow(base)
-					bp = &r
-				}
-				run := m.Start(rec.EntityID, st, bp, nil)
-				run.Advance(at)
-				if run.Err != nil {
-					return run.Err
-				}
-				res.EntitiesEvaluated++
-				for _, f := range run.Failures {
-					res.Failures = append(res.Failures, EventFailure{
-						Stage: StageInterpret, Index: -1, EntityType: ent.Name, EntityID: rec.EntityID,
-						Field: f.Field, Location: f.Location, Message: f.Message,
-					})
-				}
-				res.RulesFired += run.RulesFired
-				res.Transitions += run.Transitions
-				if len(run.Rows) > 0 && hasBase && run.Rows[0].ValidFrom == base.ValidFrom {
-					// A firing lands on the open row's instant (an overdue
-					// expiration on state entry): rebuild the entity after the
-					// batch's writes, so the row at that instant holds the
-					// final state.
-					rebuild = append(rebuild, rec)
-					res.EntitiesChanged++
-					continue
-				}
-				if len(run.Rows) > 0 {
-					res.EntitiesChanged++
-					if err := w.writeIncremental(ent, rec.EntityID, run, base, hasBase); err != nil {
-						return err
-					}
-					res.RowsWritten += len(run.Rows)
-				}
-				out, err := w.stateRecord(rec.EntityID, rec.EntityType, run.State, m, len(run.Rows) > 0)
-				if err != nil {
-					return err
-				}
-				states = append(states, out)
-			}
-			if err := w.flush(); err != nil {
-				return err
-			}
-			for _, rec := range rebuild {
-				before := w.st.rowsWritten
-				if err := w.recompute(rec.EntityID, rec.EntityType); err != nil {
-					return err
-				}
-				res.RowsWritten += w.st.rowsWritten - before
-			}
-			if err := tx.PutStates(ctx, e.version, states); err != nil {
-				return err
-			}
-			if n > 0 {
+			if !last {
 				return nil
 			}
-			bs, err := e.buildState(ctx, tx)
-			if err != nil {
-				return err
+			if bs == nil {
+				if bs, err = e.buildState(ctx, tx); err != nil {
+					return err
+				}
 			}
 			if bs.TickHorizon == store.NoTime || at > bs.TickHorizon {
 				bs.TickHorizon = at
@@ -175,10 +114,118 @@ func (e *Engine) tick(ctx context.Context, at int64, build *BuildResult) (*TickR
 		if err != nil {
 			return nil, err
 		}
-		if n == 0 {
+		if last {
 			return res, nil
 		}
 	}
+}
+
+// tickDue evaluates the due entities of one batch up to at and writes their
+// rows and working states, adding to res.
+func (e *Engine) tickDue(ctx context.Context, tx store.Tx, at int64, due []store.StateRecord, evaluated map[string]bool, res *TickResult) error {
+	if len(due) == 0 {
+		return nil
+	}
+	w := &stageWriter{e: e, tx: tx, ctx: ctx, st: newRunStats().pending, horizon: at, now: e.now()}
+	// One read of the open rows per entity type for the whole batch.
+	byType := map[string][]string{}
+	for _, rec := range due {
+		if !evaluated[rec.EntityID] {
+			byType[rec.EntityType] = append(byType[rec.EntityType], rec.EntityID)
+		}
+	}
+	open := map[string]store.HistoryRow{}
+	for t, ids := range byType {
+		ent := e.defs.Entity(t)
+		if ent == nil {
+			continue
+		}
+		got, err := tx.OpenRows(ctx, e.version, ent, ids)
+		if err != nil {
+			return err
+		}
+		for id, r := range got {
+			open[id] = r
+		}
+	}
+	states := make([]store.StateRecord, 0, len(due))
+	var rebuild []store.StateRecord
+	for _, rec := range due {
+		if evaluated[rec.EntityID] {
+			continue // failed firings keep a due deadline; one evaluation per tick
+		}
+		evaluated[rec.EntityID] = true
+		ent := e.defs.Entity(rec.EntityType)
+		m := e.machines[rec.EntityType]
+		if ent == nil || m == nil {
+			continue
+		}
+		st, err := decodeState(rec.Data, rec.EntityID, rec.EntityType)
+		if err != nil {
+			return err
+		}
+		base, hasBase := open[rec.EntityID]
+		var bp *interpret.Row
+		if hasBase {
+			r := toInterpRow(base)
+			bp = &r
+		}
+		run := m.Start(rec.EntityID, st, bp, nil)
+		run.Advance(at)
+		if run.Err != nil {
+			return run.Err
+		}
+		res.EntitiesEvaluated++
+		for _, f := range run.Failures {
+			res.Failures = append(res.Failures, EventFailure{
+				Stage: StageInterpret, Index: -1, EntityType: ent.Name, EntityID: rec.EntityID,
+				Field: f.Field, Location: f.Location, Message: f.Message,
+			})
+		}
+		res.RulesFired += run.RulesFired
+		res.Transitions += run.Transitions
+		if len(run.Rows) > 0 && hasBase && run.Rows[0].ValidFrom == base.ValidFrom {
+			// A firing lands on the open row's instant (an overdue
+			// expiration on state entry): rebuild the entity after the
+			// batch's writes, so the row at that instant holds the
+			// final state.
+			rebuild = append(rebuild, rec)
+			res.EntitiesChanged++
+			continue
+		}
+		if len(run.Rows) > 0 {
+			res.EntitiesChanged++
+			if _, err := w.writeIncremental(ent, rec.EntityID, run, base, hasBase); err != nil {
+				return err
+			}
+			res.RowsWritten += len(run.Rows)
+		}
+		out, err := w.stateRecord(rec.EntityID, rec.EntityType, run.State, m, len(run.Rows) > 0)
+		if err != nil {
+			return err
+		}
+		states = append(states, out)
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if len(rebuild) > 0 {
+		// A rebuild reads the entity's events up to the identity cursor;
+		// only rebuilds need it, so most batches skip the read.
+		idc, err := metaInt(ctx, tx, metaIdentityCursor)
+		if err != nil {
+			return err
+		}
+		w.hi = idc
+		for _, rec := range rebuild {
+			before := w.st.rowsWritten
+			if err := w.recompute(rec.EntityID, rec.EntityType); err != nil {
+				return err
+			}
+			res.RowsWritten += w.st.rowsWritten - before
+		}
+	}
+	return tx.PutStates(ctx, e.version, states)
 }
 
 // parseInstant reads an as-of argument: time.Time, RFC 3339 text (no

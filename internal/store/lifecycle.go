@@ -73,6 +73,8 @@ type LifecycleTx interface {
 	AddPending(ctx context.Context, version string, p []PendingRelation) error
 	// ClearPending deletes every pending relation of sourceID.
 	ClearPending(ctx context.Context, version, sourceID string) error
+	// ClearPendingOf is ClearPending for several sources at once.
+	ClearPendingOf(ctx context.Context, version string, ids []string) error
 	// PendingSources returns the sources of pending relations waiting for
 	// one of hashes.
 	PendingSources(ctx context.Context, version string, hashes []string) ([]string, error)
@@ -88,6 +90,9 @@ type LifecycleTx interface {
 	// SetFailures records the sequences whose interpretation failed for an
 	// entity; replace drops the entity's earlier ones first (a recompute).
 	SetFailures(ctx context.Context, version, entityID string, seqs []int64, replace bool) error
+	// ClearFailuresOf deletes the recorded failed events of ids (what
+	// SetFailures with replace does first, for several entities at once).
+	ClearFailuresOf(ctx context.Context, version string, ids []string) error
 	// CountFailedEvents counts distinct failed sequences.
 	CountFailedEvents(ctx context.Context, version string) (int64, error)
 

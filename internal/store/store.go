@@ -55,11 +55,23 @@ type Dialect interface {
 }
 
 // Tx is one transaction. Methods are grouped by pipeline stage.
+//
+// A write method may report its failure (a constraint violation, say) at a
+// later call of the same transaction instead, at the latest at Commit: the
+// PostgreSQL backend sends writes whose result nobody waits for together
+// with the next statement. Callers roll back after any error.
 type Tx interface {
 	LifecycleTx
 
 	Commit() error
 	Rollback() error
+
+	// Undisturbed reports whether it is certain that no other connection
+	// committed to the namespace or to version's store since the previous
+	// Undisturbed call of a write transaction of this Store. The first call,
+	// and a backend that cannot tell, report false. Callers use it to keep
+	// data they wrote in memory between transactions.
+	Undisturbed(ctx context.Context, version string) (bool, error)
 
 	// --- namespace metadata ---
 
@@ -105,8 +117,15 @@ type Tx interface {
 	ResolvedEvents(ctx context.Context, ids []string, beforeSeq int64) ([]LedgerRow, error)
 	// EventsOfEntities is EntityEvents for several entities at once: per id,
 	// the live rows linked to it with sequence <= maxSeq, ordered by
-	// (timestamp, sequence), reserved types included. Ids without rows are
-	// absent; a row linked to several of ids appears under each.
+	// (timestamp, sequence), reserved types included, without Raw and Hints
+	// (interpretation reads neither). Ids without rows are absent; a row
+	// linked to several of ids appears under each.
+	//
+	// EventsOfEntities, CurrentRowsOf and CurrentRelRowsOf serve a full
+	// rebuild, which passes runs of consecutive entity ids (slices of
+	// AllEntities): a backend may read every entity between the least and
+	// the greatest of ids and drop the others (SQLite does), so scattered
+	// ids cost a scan of the range between them.
 	EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (map[string][]LedgerRow, error)
 
 	// --- identity ---
@@ -181,9 +200,12 @@ type Tx interface {
 	// duplicate_of, normalize_error) during re-normalization.
 	UpdateNormalized(ctx context.Context, row LedgerRow) error
 	// DueStates returns up to limit working states of active entities with
-	// next_deadline <= asOf, ascending by (next_deadline, entity_id), using
-	// the deadline index.
-	DueStates(ctx context.Context, version string, asOf int64, limit int) ([]StateRecord, error)
+	// next_deadline <= asOf and (next_deadline, entity_id) > after,
+	// ascending by (next_deadline, entity_id), using the deadline index.
+	// DueKey{Deadline: NoTime} starts at the first due entity; the key of the
+	// last record returned continues after it, so entities that stay due
+	// are not read again.
+	DueStates(ctx context.Context, version string, asOf int64, after DueKey, limit int) ([]StateRecord, error)
 	// AllEvents returns up to limit ledger rows (live or not) with
 	// sequence > after, ascending.
 	AllEvents(ctx context.Context, after int64, limit int) ([]LedgerRow, error)
@@ -293,6 +315,12 @@ type StateRecord struct {
 	Status       string
 	Data         []byte
 	NextDeadline int64 // NoTime when none
+}
+
+// DueKey is a position in the deadline index: entity ids compare as bytes.
+type DueKey struct {
+	Deadline int64 // NoTime: before every deadline
+	EntityID string
 }
 
 // HistoryRow is one row of <e>_history_all.

@@ -20,6 +20,15 @@ import (
 // 3.0, 3e0), decided on the decimal text so large integers stay exact; any
 // other number is a Float and must be finite. Trailing data is an error.
 func FromJSON(data []byte) (Value, error) {
+	if v, ok := fastFromJSON(data); ok {
+		return v, nil
+	}
+	return slowFromJSON(data)
+}
+
+// slowFromJSON is FromJSON through encoding/json, for every document the
+// fast path does not take.
+func slowFromJSON(data []byte) (Value, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var x any

@@ -28,7 +28,7 @@ func (t *tx) Meta(ctx context.Context, key string) (string, bool, error) {
 }
 
 func (t *tx) SetMeta(ctx context.Context, key, val string) error {
-	if _, err := t.exec(ctx, `INSERT INTO `+t.n.meta+` ("key", "value") VALUES ($1, $2)
+	if err := t.later("write meta "+key, `INSERT INTO `+t.n.meta+` ("key", "value") VALUES ($1, $2)
 		ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"`, key, val); err != nil {
 		return fmt.Errorf("postgres: write meta %q: %w", key, err)
 	}
@@ -169,7 +169,7 @@ func (t *tx) BuildState(ctx context.Context, version string, shard int) (*store.
 
 // PutBuildState writes the build record.
 func (t *tx) PutBuildState(ctx context.Context, b *store.BuildState) error {
-	_, err := t.exec(ctx, `INSERT INTO `+t.n.buildState+` (version, shard_id, total_shards, "cursor", dirty, built,
+	err := t.later("write build state", `INSERT INTO `+t.n.buildState+` (version, shard_id, total_shards, "cursor", dirty, built,
 			entities_hash, identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (version, shard_id) DO UPDATE SET

@@ -80,7 +80,7 @@ func (t *tx) PutStates(ctx context.Context, version string, states []store.State
 		ids, types, statuses = append(ids, s.EntityID), append(types, s.EntityType), append(statuses, s.Status)
 		data, shards, deadlines = append(data, jsonData(s.Data)), append(shards, int64(s.ShardHash)), append(deadlines, nullTS(s.NextDeadline))
 	}
-	if _, err := t.exec(ctx, `INSERT INTO `+sc+`."entity_state" (`+stateCols+`)
+	if err := t.later("write working state", `INSERT INTO `+sc+`."entity_state" (`+stateCols+`)
 		SELECT i, ty, sh, st, d::jsonb, nd
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[]) AS u(i, ty, sh, st, d, nd)
 		ON CONFLICT ("entity_id") DO UPDATE SET "entity_type" = excluded."entity_type",
@@ -93,18 +93,26 @@ func (t *tx) PutStates(ctx context.Context, version string, states []store.State
 }
 
 // DueStates returns up to limit working states of active entities whose
-// next_deadline <= asOf, by (next_deadline, entity_id), reading the
-// deadline index in order. A sharded Store returns only its own shard's
-// entities: ticking is owned work (scale.md §3).
-func (t *tx) DueStates(ctx context.Context, version string, asOf int64, limit int) ([]store.StateRecord, error) {
+// next_deadline <= asOf and whose (next_deadline, entity_id) follows after,
+// by (next_deadline, entity_id), reading the deadline index in order. Ids
+// compare in "C" (byte) order, which the index's collation need not be, so
+// after bounds the deadline range and filters the ids of its instant. A
+// sharded Store returns only its own shard's entities: ticking is owned
+// work (scale.md §3).
+func (t *tx) DueStates(ctx context.Context, version string, asOf int64, after store.DueKey, limit int) ([]store.StateRecord, error) {
 	fail := func(err error) error { return fmt.Errorf("postgres: read due states of %s: %w", version, err) }
 	sc, err := t.vschema(version)
 	if err != nil {
 		return nil, fail(err)
 	}
+	cond, args := "", []any{ts(asOf), limit}
+	if after.Deadline != store.NoTime {
+		cond = ` AND "next_deadline" >= $3 AND ("next_deadline" > $3 OR "entity_id" COLLATE "C" > $4)`
+		args = append(args, ts(after.Deadline), after.EntityID)
+	}
 	rows, err := t.query(ctx, `SELECT `+stateCols+` FROM `+sc+`."entity_state"
-		WHERE "next_deadline" IS NOT NULL AND "next_deadline" <= $1 AND "status" = 'active'`+t.shardCond(`"shard_hash"`)+`
-		ORDER BY "next_deadline", "entity_id" COLLATE "C" LIMIT $2`, ts(asOf), limit)
+		WHERE "next_deadline" IS NOT NULL AND "next_deadline" <= $1 AND "status" = 'active'`+cond+t.shardCond(`"shard_hash"`)+`
+		ORDER BY "next_deadline", "entity_id" COLLATE "C" LIMIT $2`, args...)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -459,20 +467,45 @@ func (t *tx) WriteHistories(ctx context.Context, version string, ent *definition
 		}
 		inserts += len(w.Insert)
 	}
+	// Each supersede and close is checked against the rows it returns when
+	// the batch is sent, which is with the transaction's next statement
+	// that needs an answer (pipeline.go).
+	check := func(what string, want []histKeyRow) func(pgx.Rows) error {
+		return func(rows pgx.Rows) error {
+			hit := map[histKeyRow]int{}
+			var (
+				id string
+				vf time.Time
+			)
+			_, err := pgx.ForEachRow(rows, []any{&id, &vf}, func() error {
+				hit[histKeyRow{id, vf.UnixMicro()}]++
+				return nil
+			})
+			if err != nil {
+				return fail(ws[0].EntityID, err)
+			}
+			for _, k := range want {
+				if hit[k] != 1 {
+					return fail(k.id, fmt.Errorf("%s: no current-belief row at valid_from %d", what, k.vf))
+				}
+			}
+			return nil
+		}
+	}
 	b := &pgx.Batch{}
 	if len(sups) > 0 {
 		ids, from := keyArrays(sups)
 		b.Queue(`UPDATE `+h.table+` AS h SET "superseded_at" = k.now
 			FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS k(id, vf, now)
 			WHERE h.`+h.id+` = k.id AND h."valid_from" = k.vf AND h."superseded_at" IS NULL
-			RETURNING h.`+h.id+`, h."valid_from"`, ids, from, supNow)
+			RETURNING h.`+h.id+`, h."valid_from"`, ids, from, supNow).Query(check("supersede", sups))
 	}
 	if len(closes) > 0 {
 		ids, from := keyArrays(closes)
 		b.Queue(`UPDATE `+h.table+` AS h SET "valid_to" = k.vt
 			FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS k(id, vf, vt)
 			WHERE h.`+h.id+` = k.id AND h."valid_from" = k.vf AND h."superseded_at" IS NULL
-			RETURNING h.`+h.id+`, h."valid_from"`, ids, from, closeTo)
+			RETURNING h.`+h.id+`, h."valid_from"`, ids, from, closeTo).Query(check("close", closes))
 	}
 	if inserts > 0 {
 		args, err := historyArgs(h, ent, ws, inserts)
@@ -481,48 +514,7 @@ func (t *tx) WriteHistories(ctx context.Context, version string, ent *definition
 		}
 		b.Queue(h.insert, args...)
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	br := t.tx.SendBatch(ctx, b)
-	defer br.Close()
-	for _, step := range []struct {
-		what string
-		want []histKeyRow
-	}{{"supersede", sups}, {"close", closes}} {
-		if len(step.want) == 0 {
-			continue
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return fail(ws[0].EntityID, err)
-		}
-		hit := map[histKeyRow]int{}
-		var (
-			id string
-			vf time.Time
-		)
-		_, err = pgx.ForEachRow(rows, []any{&id, &vf}, func() error {
-			hit[histKeyRow{id, vf.UnixMicro()}]++
-			return nil
-		})
-		if err != nil {
-			return fail(ws[0].EntityID, err)
-		}
-		for _, k := range step.want {
-			if hit[k] != 1 {
-				return fail(k.id, fmt.Errorf("%s: no current-belief row at valid_from %d", step.what, k.vf))
-			}
-		}
-	}
-	if inserts > 0 {
-		if _, err := br.Exec(); err != nil {
-			return fail(ws[0].EntityID, err)
-		}
-	}
-	if err := br.Close(); err != nil {
-		return fail(ws[0].EntityID, err)
-	}
+	t.tx.laterBatch("", b)
 	return nil
 }
 
@@ -598,9 +590,7 @@ func (t *tx) InsertMergedID(ctx context.Context, version string, m store.MergedI
 			"merged_at" = excluded."merged_at"`,
 		m.EntityID, m.EntityType, m.MergedInto, canonical, ts(m.MergedAt))
 	b.Queue(`UPDATE `+sc+`."merged_ids" SET "canonical_id" = $1 WHERE "canonical_id" = $2`, canonical, m.EntityID)
-	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
-		return fail(err)
-	}
+	t.tx.laterBatch(fmt.Sprintf("record merged id %s in %s", m.EntityID, version), b)
 	return nil
 }
 

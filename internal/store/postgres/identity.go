@@ -60,7 +60,7 @@ func (t *tx) InsertKeys(ctx context.Context, keys []store.KeyRecord) error {
 			values[i] = &k.Value
 		}
 	}
-	if _, err := t.exec(ctx, `INSERT INTO `+t.n.identity+` (`+keyCols+`)
+	if err := t.later("insert identity keys", `INSERT INTO `+t.n.identity+` (`+keyCols+`)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])`,
 		hashes, types, fields, ids, values, seqs); err != nil {
 		return fmt.Errorf("postgres: insert identity keys: %w", err)
@@ -136,7 +136,7 @@ func (t *tx) InsertEntity(ctx context.Context, e store.EntityRecord) error {
 	if status == "" {
 		status = store.StatusActive
 	}
-	if _, err := t.exec(ctx, `INSERT INTO `+t.n.entityIDs+` (`+entityCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+	if err := t.later("insert entity "+e.ID, `INSERT INTO `+t.n.entityIDs+` (`+entityCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		e.ID, e.Type, e.BirthSeq, status, nullText(e.MergedInto), int64(e.ShardHash)); err != nil {
 		return fmt.Errorf("postgres: insert entity %s: %w", e.ID, err)
 	}
@@ -160,7 +160,7 @@ func (t *tx) InsertLinks(ctx context.Context, links []store.Link) error {
 			resolved[i] = l.EntityID
 		}
 	}
-	if _, err := t.exec(ctx, `INSERT INTO `+t.n.links+` (`+linkCols+`)
+	if err := t.later("insert links", `INSERT INTO `+t.n.links+` (`+linkCols+`)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])`,
 		seqs, types, ids, resolved, shards); err != nil {
 		return fmt.Errorf("postgres: insert links: %w", err)
@@ -270,9 +270,9 @@ func (t *tx) ApplyMerge(ctx context.Context, m store.MergeRecord, winnerShard ui
 	// 4. Merge log.
 	b.Queue(`INSERT INTO `+t.n.mergeLog+` (`+mergeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		m.From, m.Into, m.EntityType, kind, nullText(m.Reason), m.MergeSeq, ts(m.MergedAt), ts(m.RecordedAt))
-	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
-		return fail(err)
-	}
+	// The guards above were answered; the writes travel with the next
+	// statement (pipeline.go).
+	t.tx.laterBatch(fmt.Sprintf("merge %s into %s", m.From, m.Into), b)
 	return nil
 }
 

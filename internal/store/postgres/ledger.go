@@ -132,7 +132,7 @@ func (t *tx) Append(ctx context.Context, rows []store.LedgerRow) error {
 		data[i], dataTypes[i], raw[i], hints[i] = jsonData(r.Data), jsonText(r.DataTypes), jsonText(r.Raw), jsonText(r.Hints)
 		dups[i], normErrs[i], redacted[i] = nullInt(r.DuplicateOf), nullText(r.NormalizeError), r.Redacted
 	}
-	_, err = t.exec(ctx, `INSERT INTO `+t.n.ledger+` (`+ledgerCols+`) OVERRIDING SYSTEM VALUE
+	err = t.later(fmt.Sprintf("append %d ledger rows", len(rows)), `INSERT INTO `+t.n.ledger+` (`+ledgerCols+`) OVERRIDING SYSTEM VALUE
 		SELECT s, e, src, ty, tm, d::jsonb, dt::jsonb, rw::jsonb, h::jsonb, dup, ne, red, ing
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
 			$8::text[], $9::text[], $10::bigint[], $11::text[], $12::boolean[], $13::timestamptz[])

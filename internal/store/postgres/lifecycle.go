@@ -269,7 +269,7 @@ func (t *tx) AddPending(ctx context.Context, version string, ps []store.PendingR
 func (t *tx) ClearPending(ctx context.Context, version, sourceID string) error {
 	sc, err := t.vschema(version)
 	if err == nil {
-		_, err = t.exec(ctx, `DELETE FROM `+sc+`."pending_relations" WHERE "source_id" = $1`, sourceID)
+		err = t.later("clear pending relations", `DELETE FROM `+sc+`."pending_relations" WHERE "source_id" = $1`, sourceID)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: clear pending relations of %s: %w", sourceID, err)
@@ -319,12 +319,7 @@ func (t *tx) SetFailures(ctx context.Context, version, entityID string, seqs []i
 		b.Queue(`INSERT INTO `+sc+`."failed_events" ("entity_id", "sequence")
 			SELECT $1, s FROM unnest($2::bigint[]) AS u(s) ON CONFLICT DO NOTHING`, entityID, uniq(seqs))
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
-		return fail(err)
-	}
+	t.tx.laterBatch("record failures of "+entityID, b)
 	return nil
 }
 

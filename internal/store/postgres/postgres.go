@@ -7,20 +7,31 @@
 // A Store keeps three pgxpool pools on the server, every session in
 // TimeZone UTC:
 //
-//   - the writer pool serves Begin. Every write transaction runs at READ
-//     COMMITTED and takes, as its first statements, the transaction-scoped
-//     advisory locks "append" then "identity" (lock.go). That serializes the
-//     writers of a namespace across processes exactly as SQLite's BEGIN
-//     IMMEDIATE does, which is the guarantee the engine's pipeline is
-//     written against (ledger order = sequence order, one identity stage at
-//     a time, one writer of working state and history). READ COMMITTED is
-//     required, not merely allowed: each statement after the lock sees every
-//     transaction committed before the lock was granted, whereas a REPEATABLE
-//     READ snapshot would be taken by the lock statement itself, before the
-//     wait. The finer scheme of scale.md §2 (build/process locks per shard)
-//     can replace this without changing the contract.
+//   - the writer pool serves Begin and BeginScope. Every write transaction
+//     runs at READ COMMITTED and takes, as its first statements, the
+//     transaction-scoped advisory locks of its store.Scope (lock.go, in
+//     the order listed there):
+//
+//     ScopeAll       append, identity, shards (exclusive)
+//     ScopeAppend    append
+//     ScopeIdentity  identity
+//     ScopeShard     shards (shared), process/<version>/<shard>
+//
+//     ScopeAll (Begin) serializes a writer against every other one, as
+//     SQLite's BEGIN IMMEDIATE does, which is what most of the engine's
+//     pipeline is written against. The narrower scopes let the writers
+//     that touch disjoint state run side by side: appends keep the ledger
+//     in sequence order under append alone, the identity stage is one at a
+//     time under identity, and each shard interprets under its own process
+//     lock, so shard processes build in parallel (scale.md §2–3).
+//     READ COMMITTED is required, not merely allowed: each statement after
+//     the locks sees every transaction committed before they were granted,
+//     whereas a REPEATABLE READ snapshot would be taken by the first lock
+//     statement itself, before the wait.
+//
 //   - the reader pool serves Read: REPEATABLE READ READ ONLY transactions, so
 //     one Read sees one snapshot and never waits for a writer.
+//
 //   - the query pool serves Query through database/sql (pgx stdlib), because
 //     the contract returns *sql.Rows. Its sessions default to read-only
 //     transactions, and each query first sets search_path to the version
@@ -105,7 +116,7 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 	n    names
-	keys lockKeys
+	keys *lockKeys
 	// where describes the server for messages (never the password).
 	where string
 
@@ -114,14 +125,18 @@ type Store struct {
 	qp *pgxpool.Pool // Query: read-only sessions, describe-exec
 	qd *sql.DB       // database/sql over qp
 
-	hist sync.Map // histKey → *histSQL (history.go)
-	rels sync.Map // relKey → *relSQL (lifecycle.go)
+	hist  sync.Map    // histKey → *histSQL (history.go)
+	stats statsKeeper // planner statistics upkeep (stats.go)
+	rels  sync.Map    // relKey → *relSQL (lifecycle.go)
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.ScopedBeginner = (*Store)(nil)
+)
 
 // names holds the schema-qualified namespace tables.
 type names struct {
@@ -190,6 +205,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if cc.RuntimeParams["application_name"] == "" {
 		cc.RuntimeParams["application_name"] = "defacto"
 	}
+	// A pooled session can die while idle (server restart, failover,
+	// pg_terminate_backend); pgx notices only when it next uses it. One ping
+	// per checkout, a round trip beside the dozens of a chunk, swaps a dead
+	// session for a new one instead of failing the next transaction.
+	base.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
 	readers := int32(max(4, runtime.GOMAXPROCS(0)))
 
 	wc := base.Copy()
@@ -247,19 +267,49 @@ func redactErr(err error, url string) string {
 // Namespace returns the namespace name.
 func (s *Store) Namespace() string { return s.ns }
 
-// Begin starts a write transaction holding the append and identity locks of
-// the namespace until it ends (see the package comment). Waiting for them
-// honours ctx.
+// Begin starts a write transaction of store.ScopeAll: it excludes every
+// other writer of the namespace until it ends.
 func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
-	t, err := s.w.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		return nil, s.errorf("begin", err)
-	}
+	return s.BeginScope(ctx, store.ScopeAll, "")
+}
+
+// BeginScope starts a write transaction that holds, until it ends, the
+// transaction-level advisory locks of scope (see the package comment),
+// taken in the order of lock.go before any other statement. version names
+// the version store of a store.ScopeShard transaction. Waiting for the
+// locks honours ctx.
+func (s *Store) BeginScope(ctx context.Context, scope store.Scope, version string) (store.Tx, error) {
+	const (
+		excl   = `SELECT pg_advisory_xact_lock($1)`
+		shared = `SELECT pg_advisory_xact_lock_shared($1)`
+	)
+	// BEGIN and the lock statements travel in one round trip; the
+	// transaction starts once the locks are granted.
 	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.keys.append)
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.keys.identity)
-	if err := t.SendBatch(ctx, b).Close(); err != nil {
-		_ = t.Rollback(context.Background())
+	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	switch scope {
+	case store.ScopeAll:
+		b.Queue(excl, s.keys.append)
+		b.Queue(excl, s.keys.identity)
+		b.Queue(excl, s.keys.shards)
+	case store.ScopeAppend:
+		b.Queue(excl, s.keys.append)
+	case store.ScopeIdentity:
+		b.Queue(excl, s.keys.identity)
+	case store.ScopeShard:
+		if !versionRule.MatchString(version) {
+			return nil, fmt.Errorf("postgres: begin: invalid version name %q (want %s)", version, versionRule)
+		}
+		b.Queue(shared, s.keys.shards)
+		b.Queue(excl, s.keys.processKey(s.ns, version, s.opts.ShardID))
+	default:
+		return nil, fmt.Errorf("postgres: begin: unknown write scope %d", scope)
+	}
+	s.maintainStats(ctx)
+	br := s.w.SendBatch(ctx, b)
+	t := br.Tx()
+	if err := br.Close(); err != nil {
+		_ = t.Rollback(context.Background()) // returns the connection
 		return nil, s.errorf("begin: take writer locks", err)
 	}
 	return newTx(s, t, false), nil

@@ -356,7 +356,7 @@ func TestShards(t *testing.T) {
 			if strings.Join(ids, " ") != c.want {
 				t.Errorf("LinksInRange on a shard = %v, want %s", ids, c.want)
 			}
-			due, err := tx.DueStates(t.Context(), "v1", 100, 100)
+			due, err := tx.DueStates(t.Context(), "v1", 100, store.DueKey{Deadline: store.NoTime}, 100)
 			if err != nil {
 				return err
 			}

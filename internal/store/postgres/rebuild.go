@@ -17,7 +17,7 @@ import (
 // an array of ids.
 
 // EventsOfEntities returns, per id, the live rows linked to it with sequence
-// <= maxSeq, by (timestamp, sequence).
+// <= maxSeq, by (timestamp, sequence), without Raw and Hints.
 func (t *tx) EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (map[string][]store.LedgerRow, error) {
 	out := make(map[string][]store.LedgerRow, len(ids))
 	if len(ids) == 0 {
@@ -26,7 +26,8 @@ func (t *tx) EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (
 	fail := func(err error) error {
 		return fmt.Errorf("postgres: read events of %d entities: %w", len(ids), err)
 	}
-	rows, err := t.query(ctx, `SELECT e.entity_id, `+ledgerColsOf+` FROM `+t.n.links+` e
+	rows, err := t.query(ctx, `SELECT e.entity_id, l."sequence", l.event_id, l.source, l.event_type, l."timestamp",
+			l.data, l.data_types, l.duplicate_of, l.normalize_error, l.redacted, l.ingested_at FROM `+t.n.links+` e
 		JOIN `+t.n.ledger+` l ON l."sequence" = e."sequence"
 		WHERE e.entity_id = ANY($1::text[]) AND e."sequence" <= $2 AND `+liveL+`
 		ORDER BY l."timestamp", l."sequence"`, uniq(ids), maxSeq)
@@ -44,7 +45,7 @@ func (t *tx) EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (
 			data     []byte
 			dataType []byte
 		)
-		if err := rows.Scan(&id, &r.Seq, &r.EventID, &r.Source, &r.EventType, &at, &data, &dataType, &r.Raw, &r.Hints,
+		if err := rows.Scan(&id, &r.Seq, &r.EventID, &r.Source, &r.EventType, &at, &data, &dataType,
 			&dup, &normErr, &r.Redacted, &ing); err != nil {
 			return nil, fail(err)
 		}
@@ -93,4 +94,34 @@ func (t *tx) CurrentRelRowsOf(ctx context.Context, version string, r *definition
 		return nil, fmt.Errorf("postgres: read relationships %s of %d sources: %w", relName(r), len(ids), err)
 	}
 	return out, nil
+}
+
+// ClearPendingOf deletes every pending relation of ids.
+func (t *tx) ClearPendingOf(ctx context.Context, version string, ids []string) error {
+	return t.deleteOf(ctx, version, "pending_relations", "source_id", ids)
+}
+
+// ClearFailuresOf deletes the recorded failed events of ids.
+func (t *tx) ClearFailuresOf(ctx context.Context, version string, ids []string) error {
+	return t.deleteOf(ctx, version, "failed_events", "entity_id", ids)
+}
+
+// deleteOf deletes the rows of a version store table whose col is one of
+// ids, in one statement.
+func (t *tx) deleteOf(ctx context.Context, version, table, col string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := t.writable()
+	var sc string
+	if err == nil {
+		sc, err = t.vschema(version)
+	}
+	if err == nil {
+		_, err = t.exec(ctx, `DELETE FROM `+sc+`."`+table+`" WHERE "`+col+`" = ANY($1::text[])`, uniq(ids))
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: clear %s of %d entities: %w", table, len(ids), err)
+	}
+	return nil
 }

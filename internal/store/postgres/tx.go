@@ -17,16 +17,17 @@ import (
 // time, like the engine's batch it serves.
 type tx struct {
 	s        *Store
-	tx       pgx.Tx
+	tx       *pipe // pipelines writes nobody waits for (pipeline.go)
 	n        *names
 	readOnly bool
 	done     bool
+	newStore bool // EnsureVersionStore ran: relist tables for statistics at commit
 }
 
 var _ store.Tx = (*tx)(nil)
 
 func newTx(s *Store, t pgx.Tx, readOnly bool) *tx {
-	return &tx{s: s, tx: t, n: &s.n, readOnly: readOnly}
+	return &tx{s: s, tx: &pipe{tx: t}, n: &s.n, readOnly: readOnly}
 }
 
 // Commit commits. It is not bound to the context of the calls made in the
@@ -38,6 +39,9 @@ func (t *tx) Commit() error {
 	t.done = true
 	if err := t.tx.Commit(context.Background()); err != nil {
 		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	if t.newStore {
+		t.s.stats.relist.Store(true)
 	}
 	return nil
 }
@@ -60,6 +64,16 @@ func (t *tx) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandT
 		return pgconn.CommandTag{}, errReadOnly
 	}
 	return t.tx.Exec(ctx, sql, args...)
+}
+
+// later queues a write whose result nobody needs before the next statement
+// that returns one (pipeline.go); what names it in errors.
+func (t *tx) later(what, sql string, args ...any) error {
+	if t.readOnly {
+		return errReadOnly
+	}
+	t.tx.later(what, sql, args...)
+	return nil
 }
 
 func (t *tx) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {

@@ -97,6 +97,7 @@ func (t *tx) EnsureVersionStore(ctx context.Context, name string, set *definitio
 		ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"`, strconv.Itoa(storeFormatVersion), set.ContentHash); err != nil {
 		return fail(err)
 	}
+	t.newStore = true // its tables need statistics too (stats.go)
 	t.s.log.Info("created version store", "version", name, "schema", sc)
 	return nil
 }

@@ -84,6 +84,7 @@ func (s *Store) attach(ctx context.Context, q execQueryer, v string, create bool
 			return fmt.Errorf("attach %s: %w", p, err)
 		}
 	}
+	s.retune.Store(true)
 	s.log.Debug("attached version store", "version", v, "path", p)
 	return nil
 }
@@ -145,7 +146,7 @@ const storeCacheSize = "cache_size = -32768"
 // the writer connection, as main has: ATTACH starts at FULL (an fsync of the
 // store's WAL on every commit), and SQLite refuses to change the level
 // inside a transaction, where attach runs. Begin calls it just before
-// BEGIN; it costs a query per attached store when nothing needs changing.
+// BEGIN when a store was attached since the last call (Store.retune).
 func (s *Store) tuneStores(ctx context.Context) error {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {

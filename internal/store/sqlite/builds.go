@@ -241,18 +241,29 @@ func (t *tx) UpdateNormalized(ctx context.Context, row store.LedgerRow) error {
 }
 
 // DueStates returns up to limit working states of active entities whose
-// next_deadline <= asOf, by (next_deadline, entity_id), reading the
-// deadline index in order.
-func (t *tx) DueStates(ctx context.Context, version string, asOf int64, limit int) ([]store.StateRecord, error) {
+// next_deadline <= asOf and whose (next_deadline, entity_id) follows after,
+// by (next_deadline, entity_id). The row-value bound and the upper bound
+// are both ranges of the deadline index (next_deadline, entity_id), so the
+// read seeks to after and walks the index in order: its cost is the
+// entities returned, not the entities before them.
+func (t *tx) DueStates(ctx context.Context, version string, asOf int64, after store.DueKey, limit int) ([]store.StateRecord, error) {
 	fail := func(err error) error { return fmt.Errorf("sqlite: read due states of %s: %w", version, err) }
 	sc, err := t.schema(ctx, version, false)
 	if err != nil {
 		return nil, fail(err)
 	}
-	rows, err := t.query(ctx, `SELECT "entity_id", "entity_type", "shard_hash", "status", "data", "next_deadline"
-		FROM `+sc+`."entity_state"
-		WHERE "next_deadline" IS NOT NULL AND "next_deadline" <= ? AND "status" = 'active'
-		ORDER BY "next_deadline", "entity_id" LIMIT ?`, asOf, limit)
+	const cols = `SELECT "entity_id", "entity_type", "shard_hash", "status", "data", "next_deadline" FROM `
+	var rows *sql.Rows
+	if after.Deadline == store.NoTime {
+		rows, err = t.query(ctx, cols+sc+`."entity_state"
+			WHERE "next_deadline" IS NOT NULL AND "next_deadline" <= ? AND "status" = 'active'
+			ORDER BY "next_deadline", "entity_id" LIMIT ?`, asOf, limit)
+	} else {
+		rows, err = t.query(ctx, cols+sc+`."entity_state"
+			WHERE "next_deadline" IS NOT NULL AND "next_deadline" <= ? AND ("next_deadline", "entity_id") > (?, ?)
+				AND "status" = 'active'
+			ORDER BY "next_deadline", "entity_id" LIMIT ?`, asOf, after.Deadline, after.EntityID, limit)
+	}
 	if err != nil {
 		return nil, fail(err)
 	}

@@ -85,37 +85,53 @@ func TestDueStates(t *testing.T) {
 		// Upsert moves a deadline.
 		must(t, tx.PutStates(ctx, "v1", []store.StateRecord{st("f", 20, "active")}))
 	})
+	start := store.DueKey{Deadline: store.NoTime}
 	read(t, s, func(tx store.Tx) {
-		due, err := tx.DueStates(ctx, "v1", 30, 10)
+		ids := func(due []store.StateRecord) []string {
+			var out []string
+			for _, d := range due {
+				out = append(out, d.EntityID)
+			}
+			return out
+		}
+		due, err := tx.DueStates(ctx, "v1", 30, start, 10)
 		must(t, err)
-		var ids []string
-		for _, d := range due {
-			ids = append(ids, d.EntityID)
+		if want := []string{"b", "c", "f", "a"}; !reflect.DeepEqual(ids(due), want) {
+			t.Errorf("DueStates = %v, want %v", ids(due), want)
 		}
-		if want := []string{"b", "c", "f", "a"}; !reflect.DeepEqual(ids, want) {
-			t.Errorf("DueStates = %v, want %v", ids, want)
-		}
-		due, err = tx.DueStates(ctx, "v1", 30, 2)
+		due, err = tx.DueStates(ctx, "v1", 30, start, 2)
 		must(t, err)
 		if len(due) != 2 || string(due[0].Data) != `{"id":"b"}` || due[0].NextDeadline != 10 {
 			t.Errorf("DueStates limit 2 = %+v", due)
 		}
+		// Continuing after the last key read.
+		due, err = tx.DueStates(ctx, "v1", 30, store.DueKey{Deadline: 10, EntityID: "b"}, 2)
+		must(t, err)
+		if want := []string{"c", "f"}; !reflect.DeepEqual(ids(due), want) {
+			t.Errorf("DueStates after (10, b) = %v, want %v", ids(due), want)
+		}
 	})
-	// The query reads the deadline index in order: no sort step.
-	rows, err := s.Query(ctx, "v1", `EXPLAIN QUERY PLAN SELECT "entity_id" FROM "v1"."entity_state"
-		WHERE "next_deadline" IS NOT NULL AND "next_deadline" <= 30 AND "status" = 'active'
-		ORDER BY "next_deadline", "entity_id" LIMIT 10`)
-	must(t, err)
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		must(t, rows.Scan(&id, &parent, &notused, &detail))
-		plan = append(plan, detail)
-	}
-	rows.Close()
-	p := strings.Join(plan, "; ")
-	if !strings.Contains(p, "entity_state_next_deadline") || strings.Contains(p, "TEMP B-TREE") {
-		t.Errorf("plan = %s", p)
+	// Both queries read the deadline index in order (no sort step), and the
+	// continuation seeks to its key instead of skipping the entries before.
+	for _, c := range []struct{ where, want string }{
+		{``, `entity_state_next_deadline (next_deadline>? AND next_deadline<?)`},
+		{` AND ("next_deadline", "entity_id") > (10, 'b')`, `entity_state_next_deadline ((next_deadline,entity_id)>(?,?) AND next_deadline<?)`},
+	} {
+		rows, err := s.Query(ctx, "v1", `EXPLAIN QUERY PLAN SELECT "entity_id" FROM "v1"."entity_state"
+			WHERE "next_deadline" IS NOT NULL AND "next_deadline" <= 30`+c.where+` AND "status" = 'active'
+			ORDER BY "next_deadline", "entity_id" LIMIT 10`)
+		must(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			must(t, rows.Scan(&id, &parent, &notused, &detail))
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		p := strings.Join(plan, "; ")
+		if !strings.Contains(p, c.want) || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("plan = %s, want a search of %s", p, c.want)
+		}
 	}
 }

@@ -22,7 +22,7 @@ func (t *tx) States(ctx context.Context, version string, ids []string) (map[stri
 		return nil, fmt.Errorf("sqlite: read working state of %s: %w", version, err)
 	}
 	out := make(map[string]store.StateRecord, len(ids))
-	err = chunked(uniq(ids), inChunk, func(c []string) error {
+	err = inChunks(uniq(ids), inChunk, func(c []string) error {
 		rows, err := t.query(ctx, `SELECT "entity_id", "entity_type", "shard_hash", "status", "data", "next_deadline"
 			FROM `+sc+`."entity_state" WHERE "entity_id" IN (`+params(len(c))+`)`, anys(c)...)
 		if err != nil {
@@ -60,7 +60,7 @@ func (t *tx) PutStates(ctx context.Context, version string, states []store.State
 		return fmt.Errorf("sqlite: write working state of %s: %w", version, err)
 	}
 	const cols = 6
-	err = chunked(states, maxParams/cols, func(c []store.StateRecord) error {
+	err = pow2Chunks(states, maxParams/cols, func(c []store.StateRecord) error {
 		args := make([]any, 0, len(c)*cols)
 		for _, s := range c {
 			data := string(s.Data)
@@ -185,7 +185,7 @@ func (t *tx) OpenRows(ctx context.Context, version string, ent *definition.Entit
 		return nil, fmt.Errorf("sqlite: read open rows of %s in %s: %w", entName(ent), version, err)
 	}
 	out := make(map[string]store.HistoryRow, len(ids))
-	err = chunked(uniq(ids), inChunk, func(c []string) error {
+	err = inChunks(uniq(ids), inChunk, func(c []string) error {
 		rows, err := t.query(ctx, h.selRows+`"valid_to" IS NULL AND `+h.id+` IN (`+params(len(c))+`)`, anys(c)...)
 		if err != nil {
 			return err
@@ -261,7 +261,7 @@ func (t *tx) WriteHistories(ctx context.Context, version string, ent *definition
 			closes = append(closes, closeRow{w.EntityID, vf, w.Close[vf]})
 		}
 	}
-	err = chunked(closes, maxParams/3, func(c []closeRow) error {
+	err = pow2Chunks(closes, maxParams/3, func(c []closeRow) error {
 		args := make([]any, 0, len(c)*3)
 		for _, r := range c {
 			args = append(args, r.id, r.vf, nullTime(r.to))
@@ -295,7 +295,7 @@ func (t *tx) WriteHistories(ctx context.Context, version string, ent *definition
 		}
 	}
 	i := 0
-	err = chunked(rows, maxParams/h.ncols, func(c []store.HistoryRow) error {
+	err = pow2Chunks(rows, maxParams/h.ncols, func(c []store.HistoryRow) error {
 		args := make([]any, 0, len(c)*h.ncols)
 		for _, r := range c {
 			if len(r.Props) != len(h.types) {

@@ -30,7 +30,7 @@ func scanKeys(rows *sql.Rows, f func(store.KeyRecord)) error {
 // LookupKeys maps each known key hash among hashes to its identity row.
 func (t *tx) LookupKeys(ctx context.Context, hashes []string) (map[string]store.KeyRecord, error) {
 	out := make(map[string]store.KeyRecord, len(hashes))
-	err := chunked(uniq(hashes), inChunk, func(c []string) error {
+	err := inChunks(uniq(hashes), inChunk, func(c []string) error {
 		rows, err := t.query(ctx, `SELECT `+keyCols+` FROM identity WHERE key_hash IN (`+params(len(c))+`)`, anys(c)...)
 		if err != nil {
 			return err
@@ -46,7 +46,7 @@ func (t *tx) LookupKeys(ctx context.Context, hashes []string) (map[string]store.
 // InsertKeys inserts new identity rows with multi-row INSERTs.
 func (t *tx) InsertKeys(ctx context.Context, keys []store.KeyRecord) error {
 	const cols = 6
-	err := chunked(keys, maxParams/cols, func(c []store.KeyRecord) error {
+	err := pow2Chunks(keys, maxParams/cols, func(c []store.KeyRecord) error {
 		args := make([]any, 0, len(c)*cols)
 		for _, k := range c {
 			var v any
@@ -83,7 +83,7 @@ const entityCols = `entity_id, entity_type, birth_seq, status, merged_into, shar
 // Entities returns the entity_ids rows among ids.
 func (t *tx) Entities(ctx context.Context, ids []string) (map[string]store.EntityRecord, error) {
 	out := make(map[string]store.EntityRecord, len(ids))
-	err := chunked(uniq(ids), inChunk, func(c []string) error {
+	err := inChunks(uniq(ids), inChunk, func(c []string) error {
 		rows, err := t.query(ctx, `SELECT `+entityCols+` FROM entity_ids WHERE entity_id IN (`+params(len(c))+`)`, anys(c)...)
 		if err != nil {
 			return err
@@ -127,7 +127,7 @@ const linkCols = `"sequence", entity_type, entity_id, resolved_entity_id, shard_
 // InsertLinks inserts event_entities rows with multi-row INSERTs.
 func (t *tx) InsertLinks(ctx context.Context, links []store.Link) error {
 	const cols = 5
-	err := chunked(links, maxParams/cols, func(c []store.Link) error {
+	err := pow2Chunks(links, maxParams/cols, func(c []store.Link) error {
 		args := make([]any, 0, len(c)*cols)
 		for _, l := range c {
 			resolved := l.ResolvedID

@@ -47,7 +47,7 @@ func scanLedger(rows *sql.Rows) ([]store.LedgerRow, error) {
 // over ids in chunks and returns the first column of every row as a set.
 func (t *tx) idSet(ctx context.Context, query string, ids []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(ids))
-	err := chunked(uniq(ids), inChunk, func(c []string) error {
+	err := inChunks(uniq(ids), inChunk, func(c []string) error {
 		rows, err := t.query(ctx, query+params(len(c))+`)`, anys(c)...)
 		if err != nil {
 			return err
@@ -149,7 +149,7 @@ func (t *tx) Events(ctx context.Context, seqs []int64) ([]store.LedgerRow, error
 	sorted := uniq(seqs)
 	slices.Sort(sorted)
 	var out []store.LedgerRow
-	err := chunked(sorted, inChunk, func(c []int64) error {
+	err := inChunks(sorted, inChunk, func(c []int64) error {
 		rows, err := t.query(ctx, `SELECT `+ledgerCols+` FROM ledger WHERE `+live+
 			` AND "sequence" IN (`+params(len(c))+`) ORDER BY "sequence"`, anys(c)...)
 		if err != nil {
@@ -202,7 +202,7 @@ func (t *tx) EntityEvents(ctx context.Context, entityID string, maxSeq int64) ([
 func (t *tx) ResolvedEvents(ctx context.Context, ids []string, beforeSeq int64) ([]store.LedgerRow, error) {
 	var out []store.LedgerRow
 	seen := make(map[int64]bool)
-	err := chunked(uniq(ids), inChunk, func(c []string) error {
+	err := inChunks(uniq(ids), inChunk, func(c []string) error {
 		rows, err := t.query(ctx, `SELECT `+ledgerColsOf+` FROM ledger l
 			WHERE l."sequence" IN (SELECT "sequence" FROM event_entities
 				WHERE resolved_entity_id IN (`+params(len(c))+`) AND "sequence" < ?)

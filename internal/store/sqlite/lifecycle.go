@@ -84,7 +84,7 @@ func (t *tx) OpenRelRows(ctx context.Context, version string, r *definition.Rela
 		return nil, fmt.Errorf("sqlite: read relationships %s: %w", r.Type, err)
 	}
 	out := map[string][]store.RelRow{}
-	err = chunked(uniq(ids), inChunk, func(c []string) error {
+	err = inChunks(uniq(ids), inChunk, func(c []string) error {
 		rows, err := t.query(ctx, `SELECT `+h.cols+` FROM `+h.table+` WHERE "superseded_at" IS NULL AND "valid_to" IS NULL
 			AND "source_id" IN (`+params(len(c))+`) ORDER BY "source_id", "target_id", "valid_from"`, anys(c)...)
 		if err != nil {
@@ -137,7 +137,7 @@ func (t *tx) WriteRelationships(ctx context.Context, version string, r *definiti
 			return fail(err)
 		}
 	}
-	err = chunked(w.Insert, maxParams/h.ncols, func(c []store.RelRow) error {
+	err = pow2Chunks(w.Insert, maxParams/h.ncols, func(c []store.RelRow) error {
 		args := make([]any, 0, len(c)*h.ncols)
 		for _, x := range c {
 			if len(x.Props) != len(h.types) {

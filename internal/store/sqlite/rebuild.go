@@ -1,96 +1,258 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/store"
+	"github.com/defacto-dev/defacto/internal/value"
 )
 
 // Batched reads of a full rebuild: the per-entity reads EntityEvents,
-// CurrentRows and CurrentRelRows for a group of entities, one statement per
-// chunk of ids.
+// CurrentRows and CurrentRelRows for a group of entities.
+//
+// A rebuild group is a run of consecutive entity ids (a slice of
+// AllEntities), so each read is one range scan of an index led by the
+// entity id, between the least and the greatest id of the group, and rows
+// of ids outside the group are dropped here. That replaces an IN list of
+// up to a thousand ids, which SQLite answers with one index seek per id and
+// a sort of the whole result (ORDER BY across entities), and it keeps the
+// statement text fixed.
+
+// span returns the least and greatest of ids and ids as a set; ok is false
+// for no ids.
+func span(ids []string) (lo, hi string, set map[string]bool, ok bool) {
+	if len(ids) == 0 {
+		return "", "", nil, false
+	}
+	set = make(map[string]bool, len(ids))
+	lo, hi = ids[0], ids[0]
+	for _, id := range ids {
+		set[id] = true
+		lo, hi = min(lo, id), max(hi, id)
+	}
+	return lo, hi, set, true
+}
 
 // EventsOfEntities returns, per id, the live rows linked to it with sequence
-// <= maxSeq, by (timestamp, sequence).
+// <= maxSeq, by (timestamp, sequence), without Raw and Hints.
 func (t *tx) EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (map[string][]store.LedgerRow, error) {
-	out := make(map[string][]store.LedgerRow, len(ids))
-	err := chunked(uniq(ids), inChunk, func(c []string) error {
-		rows, err := t.query(ctx, `SELECT e.entity_id, `+ledgerColsOf+` FROM event_entities e
-			JOIN ledger l ON l."sequence" = e."sequence"
-			WHERE e.entity_id IN (`+params(len(c))+`) AND e."sequence" <= ?
+	lo, hi, set, ok := span(ids)
+	out := make(map[string][]store.LedgerRow, len(set))
+	if !ok {
+		return out, nil
+	}
+	fail := func(err error) error { return fmt.Errorf("sqlite: read events of %d entities: %w", len(ids), err) }
+	// The entity_id index gives the links in (entity_id, sequence) order, so
+	// SQLite sorts nothing; each entity's few rows are sorted by time below.
+	rows, err := t.query(ctx, `SELECT e.entity_id, l."sequence", l.event_id, l.source, l.event_type, l."timestamp",
+			l.data, l.data_types, l.redacted, l.ingested_at
+		FROM event_entities e JOIN ledger l ON l."sequence" = e."sequence"
+		WHERE e.entity_id BETWEEN ? AND ? AND e."sequence" <= ?
 			AND l.duplicate_of IS NULL AND l.normalize_error IS NULL
-			ORDER BY l."timestamp", l."sequence"`, append(anys(c), maxSeq)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				id                    string
-				r                     store.LedgerRow
-				data                  string
-				types, raw, hints, ne sql.NullString
-				dup                   sql.NullInt64
-				redacted              int64
-			)
-			if err := rows.Scan(&id, &r.Seq, &r.EventID, &r.Source, &r.EventType, &r.Time, &data, &types, &raw, &hints,
-				&dup, &ne, &redacted, &r.IngestedAt); err != nil {
-				return err
-			}
-			r.Data = []byte(data)
-			r.DataTypes, r.Raw, r.Hints = bytesOf(types), bytesOf(raw), bytesOf(hints)
-			r.DuplicateOf, r.NormalizeError, r.Redacted = dup.Int64, ne.String, redacted == 1
-			out[id] = append(out[id], r)
-		}
-		return rows.Err()
-	})
+		ORDER BY e.entity_id, e."sequence"`, lo, hi, maxSeq)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read events of %d entities: %w", len(ids), err)
+		return nil, fail(err)
+	}
+	defer rows.Close()
+	var (
+		id, prev string
+		types    sql.NullString
+		redacted int64
+		data     string
+		cur      []store.LedgerRow
+	)
+	for rows.Next() {
+		var r store.LedgerRow
+		if err := rows.Scan(&id, &r.Seq, &r.EventID, &r.Source, &r.EventType, &r.Time, &data, &types, &redacted,
+			&r.IngestedAt); err != nil {
+			return nil, fail(err)
+		}
+		if !set[id] {
+			continue
+		}
+		r.Data, r.DataTypes, r.Redacted = []byte(data), bytesOf(types), redacted == 1
+		if id != prev && cur != nil {
+			out[prev] = byTime(cur)
+			cur = nil
+		}
+		prev = id
+		cur = append(cur, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail(err)
+	}
+	if cur != nil {
+		out[prev] = byTime(cur)
 	}
 	return out, nil
 }
 
+// byTime sorts one entity's rows, read by sequence, by (timestamp,
+// sequence).
+func byTime(rs []store.LedgerRow) []store.LedgerRow {
+	slices.SortStableFunc(rs, func(a, b store.LedgerRow) int { return cmp.Compare(a.Time, b.Time) })
+	return rs
+}
+
 // CurrentRowsOf returns, per id, every current-belief row by valid_from.
 func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.Entity, ids []string) (map[string][]store.HistoryRow, error) {
+	fail := func(err error) error {
+		return fmt.Errorf("sqlite: read rows of %d %s in %s: %w", len(ids), entName(ent), version, err)
+	}
 	h, err := t.history(ctx, version, ent, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read rows of %d %s in %s: %w", len(ids), entName(ent), version, err)
+		return nil, fail(err)
 	}
-	out := make(map[string][]store.HistoryRow, len(ids))
-	err = chunked(uniq(ids), inChunk, func(c []string) error {
-		rows, err := t.query(ctx, h.selRows+h.id+` IN (`+params(len(c))+`) ORDER BY "valid_from"`, anys(c)...)
-		if err != nil {
-			return err
-		}
-		return scanHistory(rows, h, func(r store.HistoryRow) { out[r.EntityID] = append(out[r.EntityID], r) })
-	})
+	lo, hi, set, ok := span(ids)
+	out := make(map[string][]store.HistoryRow, len(set))
+	if !ok {
+		return out, nil
+	}
+	// The "current" index is (id, valid_from) over current belief: the
+	// range scan returns the rows in the order wanted.
+	rows, err := t.query(ctx, h.selRows+h.id+` BETWEEN ? AND ? ORDER BY `+h.id+`, "valid_from"`, lo, hi)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read rows of %d %s in %s: %w", len(ids), entName(ent), version, err)
+		return nil, fail(err)
+	}
+	if err := scanHistoryOf(rows, h, set, out); err != nil {
+		return nil, fail(err)
 	}
 	return out, nil
+}
+
+// scanHistoryOf is scanHistory for a range read: rows of ids outside set
+// are skipped before their properties are decoded, and the scan buffers
+// are reused across rows.
+func scanHistoryOf(rows *sql.Rows, h *histSQL, set map[string]bool, out map[string][]store.HistoryRow) error {
+	defer rows.Close()
+	np := len(h.types)
+	raw := make([]any, np)
+	var (
+		r                       store.HistoryRow
+		validTo, lastEvent, seq sql.NullInt64
+		mergedInto              sql.NullString
+	)
+	dest := make([]any, 0, h.ncols)
+	dest = append(dest, &r.EntityID, &r.State)
+	for i := range raw {
+		dest = append(dest, &raw[i])
+	}
+	dest = append(dest, &r.ValidFrom, &validTo, &mergedInto, &lastEvent, &r.StateEnteredTime, &r.CreatedTime,
+		&seq, &r.RecordedAt)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if !set[r.EntityID] {
+			continue
+		}
+		row := r
+		row.Props = make([]value.Value, np)
+		for i, x := range raw {
+			v, err := fromSQL(x, h.types[i])
+			if err != nil {
+				return fmt.Errorf("row of %s at %d, property %d: %w", r.EntityID, r.ValidFrom, i, err)
+			}
+			row.Props[i] = v
+		}
+		row.ValidTo, row.MergedInto, row.LastEventTime, row.EventSeq = timeOf(validTo), mergedInto.String, timeOf(lastEvent), seq.Int64
+		out[row.EntityID] = append(out[row.EntityID], row)
+	}
+	return rows.Err()
 }
 
 // CurrentRelRowsOf returns, per source id, every current-belief row of r by
 // (target, valid_from).
 func (t *tx) CurrentRelRowsOf(ctx context.Context, version string, r *definition.Relationship, ids []string) (map[string][]store.RelRow, error) {
+	fail := func(err error) error {
+		return fmt.Errorf("sqlite: read relationships %s of %d sources: %w", r.Type, len(ids), err)
+	}
 	h, err := t.rel(ctx, version, r, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read relationships %s of %d sources: %w", r.Type, len(ids), err)
+		return nil, fail(err)
 	}
-	out := make(map[string][]store.RelRow, len(ids))
-	err = chunked(uniq(ids), inChunk, func(c []string) error {
-		rows, err := t.query(ctx, `SELECT `+h.cols+` FROM `+h.table+` WHERE "superseded_at" IS NULL
-			AND "source_id" IN (`+params(len(c))+`) ORDER BY "target_id", "valid_from"`, anys(c)...)
-		if err != nil {
-			return err
+	lo, hi, set, ok := span(ids)
+	out := make(map[string][]store.RelRow, len(set))
+	if !ok {
+		return out, nil
+	}
+	// The "current" index is (source_id, target_id, valid_from).
+	rows, err := t.query(ctx, `SELECT `+h.cols+` FROM `+h.table+` WHERE "superseded_at" IS NULL
+		AND "source_id" BETWEEN ? AND ? ORDER BY "source_id", "target_id", "valid_from"`, lo, hi)
+	if err != nil {
+		return nil, fail(err)
+	}
+	err = scanRels(rows, h, func(x store.RelRow) {
+		if set[x.SourceID] {
+			out[x.SourceID] = append(out[x.SourceID], x)
 		}
-		return scanRels(rows, h, func(x store.RelRow) { out[x.SourceID] = append(out[x.SourceID], x) })
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read relationships %s of %d sources: %w", r.Type, len(ids), err)
+		return nil, fail(err)
 	}
 	return out, nil
 }
+
+// ClearPendingOf deletes every pending relation of ids.
+func (t *tx) ClearPendingOf(ctx context.Context, version string, ids []string) error {
+	return t.deleteOf(ctx, version, "pending_relations", "source_id", ids)
+}
+
+// ClearFailuresOf deletes the recorded failed events of ids.
+func (t *tx) ClearFailuresOf(ctx context.Context, version string, ids []string) error {
+	return t.deleteOf(ctx, version, "failed_events", "entity_id", ids)
+}
+
+// deleteOf deletes the rows of a version store table whose col is one of
+// ids, with one statement per chunk of ids. Both tables are keyed by the
+// entity first, so each id is one index seek, usually finding nothing.
+func (t *tx) deleteOf(ctx context.Context, version, table, col string, ids []string) error {
+	sc, err := t.writeTo(ctx, version)
+	if err == nil {
+		err = inChunks(uniq(ids), inChunk, func(c []string) error {
+			_, err := t.exec(ctx, `DELETE FROM `+sc+`.`+quote(table)+` WHERE `+quote(col)+` IN (`+params(len(c))+`)`, anys(c)...)
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: clear %s of %d entities: %w", table, len(ids), err)
+	}
+	return nil
+}
+
+// readSession is a store.ReadSession on one reader connection.
+type readSession struct {
+	s    *Store
+	conn *sql.Conn
+}
+
+var _ store.SessionReader = (*Store)(nil)
+
+// ReadSession takes one connection of the reader pool for a series of read
+// transactions (store.SessionReader).
+func (s *Store) ReadSession(ctx context.Context) (store.ReadSession, error) {
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read session: %w", err)
+	}
+	return &readSession{s: s, conn: conn}, nil
+}
+
+// Read runs f in a read-only transaction on the session's connection.
+func (r *readSession) Read(ctx context.Context, f func(store.Tx) error) error {
+	t, err := r.conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	tx := newTx(r.s, t, true)
+	defer tx.Rollback()
+	return f(tx)
+}
+
+// Close returns the connection to the pool.
+func (r *readSession) Close() error { return r.conn.Close() }

@@ -53,6 +53,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/defacto-dev/defacto/internal/store"
@@ -84,6 +85,15 @@ type Store struct {
 
 	w *sql.DB // writer pool: one connection, BEGIN IMMEDIATE
 	r *sql.DB // reader pool: query_only connections
+
+	wcache, rcache *stmtCache // statements kept across transactions, per pool
+
+	// retune is set when a version store was attached, so the next Begin
+	// runs tuneStores.
+	retune atomic.Bool
+
+	dvMu         sync.Mutex
+	dataVersions map[string][2]int64 // version → data_version of main and store, see Undisturbed
 
 	hist sync.Map // histKey → *histSQL, see history.go
 
@@ -137,6 +147,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.r.SetMaxIdleConns(readers)
 	s.r.SetConnMaxLifetime(0)
 	s.r.SetConnMaxIdleTime(0)
+	s.wcache, s.rcache = newStmtCache(s.w), newStmtCache(s.r)
 
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -157,9 +168,13 @@ func (s *Store) probe(ctx context.Context) error {
 // Begin starts a write transaction (BEGIN IMMEDIATE on the writer
 // connection). The transaction ends when ctx is done.
 func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
-	if err := s.tuneStores(ctx); err != nil {
-		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	if s.retune.Swap(false) {
+		if err := s.tuneStores(ctx); err != nil {
+			s.retune.Store(true)
+			return nil, fmt.Errorf("sqlite: begin: %w", err)
+		}
 	}
+	s.wcache.warm(ctx)
 	t, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
@@ -170,6 +185,7 @@ func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
 // Read runs f in a read transaction on a reader connection: one consistent
 // snapshot, and any write f attempts fails.
 func (s *Store) Read(ctx context.Context, f func(store.Tx) error) error {
+	s.rcache.warm(ctx)
 	t, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: begin read: %w", err)
@@ -246,6 +262,10 @@ func (s *Store) AfterErase(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		if s.wcache != nil {
+			s.wcache.close()
+			s.rcache.close()
+		}
 		if s.r != nil {
 			errs = append(errs, s.r.Close())
 		}

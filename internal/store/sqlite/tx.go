@@ -21,7 +21,8 @@ type tx struct {
 	readOnly bool
 	done     bool
 
-	stmts    map[string]*sql.Stmt // prepared statements, closed with the transaction
+	cache    *stmtCache           // the pool's statements
+	stmts    map[string]*sql.Stmt // statements of this transaction, closed with it
 	attached map[string]bool      // version stores known to be attached on this connection
 	touched  map[string]bool      // version stores written by this transaction
 }
@@ -29,7 +30,11 @@ type tx struct {
 var _ store.Tx = (*tx)(nil)
 
 func newTx(s *Store, t *sql.Tx, readOnly bool) *tx {
-	return &tx{s: s, tx: t, readOnly: readOnly}
+	c := s.wcache
+	if readOnly {
+		c = s.rcache
+	}
+	return &tx{s: s, tx: t, readOnly: readOnly, cache: c}
 }
 
 // Commit commits. A transaction that wrote version stores first writes their
@@ -63,15 +68,20 @@ func (t *tx) Rollback() error {
 	return nil
 }
 
-// stmt returns a prepared statement for query, prepared once per
-// transaction.
+// stmt returns a prepared statement for query: the store's cached one
+// (stmtcache.go) bound to this transaction, or one prepared for it.
 func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := t.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := t.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if ps := t.cache.get(query); ps != nil {
+		st = t.tx.StmtContext(ctx, ps)
+	} else {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
 	}
 	if t.stmts == nil {
 		t.stmts = make(map[string]*sql.Stmt)
@@ -224,6 +234,45 @@ func chunked[T any](xs []T, n int, f func([]T) error) error {
 	return nil
 }
 
+// pow2Chunks is chunked with chunk sizes that are powers of two (the largest
+// that fits, then smaller ones), so a multi-row statement built per chunk
+// has one of a few texts and its prepared form is reused (stmtcache.go).
+func pow2Chunks[T any](xs []T, n int, f func([]T) error) error {
+	for len(xs) > 0 {
+		k := 1
+		for k*2 <= min(n, len(xs)) {
+			k *= 2
+		}
+		if err := f(xs[:k]); err != nil {
+			return err
+		}
+		xs = xs[k:]
+	}
+	return nil
+}
+
+// inChunks is chunked for IN lists: a chunk is padded to the next power of
+// two (capped at n) by repeating its last element, which leaves the IN
+// condition unchanged and the statement text one of a few.
+func inChunks[T any](xs []T, n int, f func([]T) error) error {
+	return chunked(xs, n, func(c []T) error {
+		size := 1
+		for size < len(c) {
+			size *= 2
+		}
+		size = min(size, n)
+		if size == len(c) {
+			return f(c)
+		}
+		p := make([]T, size)
+		copy(p, c)
+		for i := len(c); i < size; i++ {
+			p[i] = c[len(c)-1]
+		}
+		return f(p)
+	})
+}
+
 // anys converts xs to bind arguments.
 func anys[T any](xs []T) []any {
 	out := make([]any, len(xs))
@@ -298,4 +347,33 @@ func boolInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// Undisturbed compares PRAGMA data_version of the main file and of
+// version's store with the values seen by the previous call: SQLite changes
+// a connection's data_version exactly when another connection commits to
+// that file. Only write transactions ask (they hold the write lock, so
+// nothing changes until they end), always on the one writer connection.
+func (t *tx) Undisturbed(ctx context.Context, version string) (bool, error) {
+	if t.readOnly {
+		return false, nil
+	}
+	sc, err := t.schema(ctx, version, false)
+	if err != nil {
+		return false, err
+	}
+	var dv [2]int64
+	for i, schema := range []string{"main", sc} {
+		if err := t.queryRow(ctx, `PRAGMA `+schema+`.data_version`).Scan(&dv[i]); err != nil {
+			return false, fmt.Errorf("sqlite: data_version: %w", err)
+		}
+	}
+	t.s.dvMu.Lock()
+	defer t.s.dvMu.Unlock()
+	prev, ok := t.s.dataVersions[version]
+	if t.s.dataVersions == nil {
+		t.s.dataVersions = map[string][2]int64{}
+	}
+	t.s.dataVersions[version] = dv
+	return ok && prev == dv, nil
 }

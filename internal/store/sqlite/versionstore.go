@@ -194,7 +194,7 @@ func versionStoreDDL(sc string, set *definition.Set) ([]string, error) {
 	"status" TEXT NOT NULL,
 	"data" TEXT NOT NULL,
 	"next_deadline" INTEGER
-) STRICT`,
+) STRICT, WITHOUT ROWID`,
 		// The spec's (shard_hash, next_deadline) serves sharded Postgres; a
 		// SQLite namespace is never sharded and shard_hash is a per-entity
 		// hash, so the deadline leads here and DueStates reads the index in

@@ -81,21 +81,29 @@ func testDueStates(f *fixture) {
 		}
 		return out
 	}
+	start := store.DueKey{Deadline: store.NoTime}
 	f.read(func(tx store.Tx) {
 		for _, c := range []struct {
 			asOf  int64
+			after store.DueKey
 			limit int
 			want  []string
 		}{
-			{base + 10, 100, []string{"first", "B", "a", "b", "edge"}},
-			{base + 10, 2, []string{"first", "B"}},
-			{base - 8, 100, nil},
-			{base + 100, 100, []string{"first", "B", "a", "b", "edge", "late"}},
+			{base + 10, start, 100, []string{"first", "B", "a", "b", "edge"}},
+			{base + 10, start, 2, []string{"first", "B"}},
+			{base - 8, start, 100, nil},
+			{base + 100, start, 100, []string{"first", "B", "a", "b", "edge", "late"}},
+			// Continuing after a key: ties on the deadline by id, in byte order.
+			{base + 10, store.DueKey{Deadline: base + 5, EntityID: "B"}, 2, []string{"a", "b"}},
+			{base + 10, store.DueKey{Deadline: base + 5, EntityID: "b"}, 100, []string{"edge"}},
+			{base + 10, store.DueKey{Deadline: base - 7, EntityID: "first"}, 100, []string{"B", "a", "b", "edge"}},
+			{base + 10, store.DueKey{Deadline: base + 4, EntityID: "zzz"}, 1, []string{"B"}},
+			{base + 10, store.DueKey{Deadline: base + 10, EntityID: "edge"}, 100, nil},
 		} {
-			got, err := tx.DueStates(f.ctx, v1, c.asOf, c.limit)
+			got, err := tx.DueStates(f.ctx, v1, c.asOf, c.after, c.limit)
 			f.must(err)
 			if !reflect.DeepEqual(ids(got), c.want) {
-				f.t.Errorf("DueStates(%d, %d) = %v, want %v", c.asOf-base, c.limit, ids(got), c.want)
+				f.t.Errorf("DueStates(%d, %+v, %d) = %v, want %v", c.asOf-base, c.after, c.limit, ids(got), c.want)
 			}
 			for _, s := range got {
 				if s.NextDeadline == store.NoTime || s.ShardHash != 123 || s.EntityType != "customer" || !jsonEqual(s.Data, states[0].Data) {

@@ -181,6 +181,13 @@ func testPending(f *fixture) {
 		f.must(tx.ClearPending(f.ctx, v1, "nobody"))
 	})
 	check([]string{"h1", "h2"}, []string{"B0", "c2"})
+	// The batched clear of a rebuild group.
+	f.write(func(tx store.Tx) {
+		f.must(tx.AddPending(f.ctx, v1, ps))
+		f.must(tx.ClearPendingOf(f.ctx, v1, []string{"c1", "nobody", "c2", "c1"}))
+		f.must(tx.ClearPendingOf(f.ctx, v1, nil))
+	})
+	check([]string{"h1", "h2"}, []string{"B0"})
 }
 
 func testFailures(f *fixture) {
@@ -216,6 +223,20 @@ func testFailures(f *fixture) {
 	failed(1)
 	f.write(func(tx store.Tx) { f.must(tx.SetFailures(f.ctx, v1, "c2", []int64{s[0]}, true)) })
 	failed(1)
+	// The batched clear of a rebuild group removes the failures of its ids
+	// only.
+	f.write(func(tx store.Tx) {
+		f.must(tx.SetFailures(f.ctx, v1, "c1", []int64{s[1]}, false))
+		f.must(tx.SetFailures(f.ctx, v1, "c3", []int64{s[0]}, false))
+	})
+	failed(2)
+	f.write(func(tx store.Tx) {
+		f.must(tx.ClearFailuresOf(f.ctx, v1, []string{"c1", "c2", "nobody"}))
+		f.must(tx.ClearFailuresOf(f.ctx, v1, nil))
+	})
+	failed(1)
+	f.write(func(tx store.Tx) { f.must(tx.ClearFailuresOf(f.ctx, v1, []string{"c3"})) })
+	failed(0)
 }
 
 // erasureFixture: four events; e1 → c1; e2 → c1 and o1; e3 → c2 first

@@ -6,10 +6,23 @@ import (
 	"github.com/defacto-dev/defacto/internal/store"
 )
 
+// withoutRaw is rows as EventsOfEntities returns them: without Raw and
+// Hints.
+func withoutRaw(rows []store.LedgerRow) []store.LedgerRow {
+	out := make([]store.LedgerRow, len(rows))
+	for i, r := range rows {
+		r.Raw, r.Hints = nil, nil
+		out[i] = r
+	}
+	return out
+}
+
 // testBatchedReads checks the batched reads of a full rebuild
 // (EventsOfEntities, CurrentRowsOf, CurrentRelRowsOf) against the
 // per-entity reads they stand for, over more ids than one statement of a
-// chunking backend takes.
+// chunking backend takes, with ids out of order and ids of other entities
+// between them (SQLite reads the range between the least and the greatest
+// id and must drop those).
 func testBatchedReads(f *fixture) {
 	f.ensure(v1, f.set)
 	// Timestamps out of sequence order, with a tie; e5 becomes a duplicate
@@ -72,6 +85,7 @@ func testBatchedReads(f *fixture) {
 			for _, id := range ids {
 				want, err := tx.EntityEvents(f.ctx, id, upTo)
 				f.must(err)
+				want = withoutRaw(want)
 				checkLedger(f.t, fmt.Sprintf("EventsOfEntities[%s] (max %d)", id, upTo), got[id], want)
 				if len(want) > 0 {
 					nonEmpty[id] = true
@@ -83,8 +97,8 @@ func testBatchedReads(f *fixture) {
 		}
 		got, err := tx.EventsOfEntities(f.ctx, ids, ms[len(ms)-1])
 		f.must(err)
-		checkLedger(f.t, "EventsOfEntities[c1]", got["c1"], []store.LedgerRow{rows[1], rows[2], rows[0]})
-		checkLedger(f.t, "EventsOfEntities[c2]", got["c2"], []store.LedgerRow{rows[5], rows[3]})
+		checkLedger(f.t, "EventsOfEntities[c1]", got["c1"], withoutRaw([]store.LedgerRow{rows[1], rows[2], rows[0]}))
+		checkLedger(f.t, "EventsOfEntities[c2]", got["c2"], withoutRaw([]store.LedgerRow{rows[5], rows[3]}))
 		if got, err := tx.EventsOfEntities(f.ctx, nil, s[5]); err != nil || len(got) != 0 {
 			f.t.Errorf("EventsOfEntities(nil) = %v, %v", got, err)
 		}

@@ -263,7 +263,9 @@ func readFrom(t *testing.T, s store.Store, fn func(tx store.Tx)) {
 }
 
 // fails runs fn in a write transaction that must fail (fn returns the
-// error of the call under test) and rolls it back.
+// error of the call under test) and rolls it back. The failure may also
+// come from Commit: a backend may report a write's error at a later call of
+// the transaction (store.Tx).
 func (f *fixture) fails(what string, fn func(tx store.Tx) error) error {
 	f.t.Helper()
 	tx, err := f.s.Begin(f.ctx)
@@ -272,6 +274,9 @@ func (f *fixture) fails(what string, fn func(tx store.Tx) error) error {
 	}
 	defer tx.Rollback()
 	err = fn(tx)
+	if err == nil {
+		err = tx.Commit()
+	}
 	if err == nil {
 		f.t.Fatalf("%s: succeeded, want an error", what)
 	}

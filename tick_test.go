@@ -1,0 +1,183 @@
+package defacto
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/defacto-dev/defacto/internal/store"
+)
+
+// tickTestDefs: "signup" starts a 14-day trial; "spin" starts a pair of
+// states that move to each other every second, so a long tick stops each
+// spinner at the time-rule loop limit with its deadline still due.
+const tickTestDefs = `
+entities:
+  customer:
+    starts: lead
+    identity: {email: {}}
+    properties: {email: {type: string}}
+    states:
+      lead:
+        when:
+          signup: {effects: [create, {set: {property: email, from: event.email}}, {transition: {to: trial}}]}
+          spin: {effects: [create, {set: {property: email, from: event.email}}, {transition: {to: a}}]}
+      trial:
+        after: [{type: state_duration, threshold: 14d, effects: [{transition: {to: expired}}]}]
+      expired: {}
+      a:
+        after: [{type: state_duration, threshold: 1s, effects: [{transition: {to: b}}]}]
+      b:
+        after: [{type: state_duration, threshold: 1s, effects: [{transition: {to: a}}]}]
+sources:
+  app:
+    event_type: type
+    timestamp: ts
+    events:
+      signup: {mappings: {email: email}, hints: {customer: [email]}}
+      spin: {mappings: {email: email}, hints: {customer: [email]}}
+`
+
+// countingStore counts write transactions.
+type countingStore struct {
+	store.Store
+	begins atomic.Int64
+}
+
+func (s *countingStore) Begin(ctx context.Context) (store.Tx, error) {
+	s.begins.Add(1)
+	return s.Store.Begin(ctx)
+}
+
+// openTickTest opens an engine on tickTestDefs with the clock at
+// 2024-01-01 (so ingests fire no time rule) and ingests events, given as
+// type:email:offset-in-seconds.
+func openTickTest(t *testing.T, events ...string) (*Engine, *countingStore) {
+	t.Helper()
+	ctx := context.Background()
+	defs, err := ParseDefinitions([]byte(tickTestDefs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	e, err := OpenDefinitions(ctx, defs, &Config{
+		Database: filepath.Join(t.TempDir(), "tick.db"),
+		Clock:    func() time.Time { return start },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	var evs []Event
+	for _, s := range events {
+		var typ, email string
+		var sec int
+		if _, err := fmt.Sscanf(strings.ReplaceAll(s, ":", " "), "%s %s %d", &typ, &email, &sec); err != nil {
+			t.Fatalf("event %q: %v", s, err)
+		}
+		evs = append(evs, Event{"type": typ, "email": email, "ts": start.Add(time.Duration(sec) * time.Second).Format(time.RFC3339)})
+	}
+	if res, err := e.Ingest(ctx, "app", evs, Process); err != nil || res.EventsIngested != len(evs) {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	cs := &countingStore{Store: e.st}
+	e.st = cs
+	return e, cs
+}
+
+func customerStates(t *testing.T, e *Engine) map[string]string {
+	t.Helper()
+	rows, err := e.Table("customer").Select("email", "customer_state").Execute(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for i := range rows.Len() {
+		r := rows.Row(i)
+		out[r[0].(string)] = r[1].(string)
+	}
+	return out
+}
+
+// A tick whose due entities fit one batch is one write transaction: the
+// horizon is raised in it, not in a transaction of its own.
+func TestTickSmallIsOneTransaction(t *testing.T) {
+	e, cs := openTickTest(t, "signup:c1:0", "signup:c2:1", "signup:c3:86400")
+	ctx := context.Background()
+	res, err := e.Tick(ctx, "2024-01-15T12:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.EntitiesEvaluated != 2 || res.RulesFired != 2 || res.RowsWritten != 2 {
+		t.Errorf("tick: %+v", res)
+	}
+	if n := cs.begins.Load(); n != 1 {
+		t.Errorf("tick used %d write transactions, want 1", n)
+	}
+	st, err := e.BuildStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TickHorizon == nil || *st.TickHorizon != res.AsOf {
+		t.Errorf("tick horizon %v, want %s", st.TickHorizon, res.AsOf)
+	}
+	// Nothing due: still one transaction, which raises the horizon.
+	cs.begins.Store(0)
+	if res, err = e.Tick(ctx, "2024-01-15T13:00:00Z"); err != nil || res.EntitiesEvaluated != 0 {
+		t.Fatalf("empty tick: %+v %v", res, err)
+	}
+	if n := cs.begins.Load(); n != 1 {
+		t.Errorf("empty tick used %d write transactions, want 1", n)
+	}
+	if _, err := e.Tick(ctx, "2024-01-15T12:30:00Z"); !strings.Contains(fmt.Sprint(err), "before the last tick") {
+		t.Errorf("tick before the horizon: %v", err)
+	}
+	want := map[string]string{"c1": "expired", "c2": "expired", "c3": "trial"}
+	if got := customerStates(t, e); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+}
+
+// Batches continue after the last entity of the previous one: entities
+// still due after their evaluation (spinners stopped at the loop limit, whose
+// deadlines sort first) are read once, and the tick reaches the trials
+// behind them however small the batch.
+func TestTickBatchesPassEntitiesStillDue(t *testing.T) {
+	e, cs := openTickTest(t, "spin:s1:0", "spin:s2:0", "spin:s3:0", "signup:c1:0", "signup:c2:0")
+	ctx := context.Background()
+	at, err := parseInstant("2024-02-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.tickBatches(ctx, at, nil, 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.EntitiesEvaluated != 5 || res.EntitiesChanged != 5 || len(res.Failures) != 3 {
+		t.Errorf("tick: evaluated %d, changed %d, %d failures; want 5, 5, 3", res.EntitiesEvaluated, res.EntitiesChanged, len(res.Failures))
+	}
+	for _, f := range res.Failures {
+		if !strings.Contains(f.Message, "loop limit") {
+			t.Errorf("failure %+v", f)
+		}
+	}
+	if n := cs.begins.Load(); n < 3 {
+		t.Errorf("%d write transactions for 5 due entities in batches of 2, want at least 3", n)
+	}
+	got := customerStates(t, e)
+	if got["c1"] != "expired" || got["c2"] != "expired" {
+		t.Errorf("trials behind the spinners: %v", got)
+	}
+	// The spinners are still due; the next tick evaluates them again.
+	res, err = e.tickBatches(ctx, at+1, nil, 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.EntitiesEvaluated != 3 {
+		t.Errorf("second tick evaluated %d, want the 3 spinners", res.EntitiesEvaluated)
+	}
+}
