@@ -28,7 +28,7 @@ type rebuildGroup struct {
 	// comes, as the per-entity read reports it.
 	events map[string][]*interpret.Event
 	evErr  map[string]error
-	revs   map[string]int64              // stored working state's rev, for entities that have one
+	stored map[string]storedState         // stored working state, for entities that have one
 	rows   map[string][]store.HistoryRow // current-belief history rows by entity
 	// rels holds current-belief relationship rows per relationship type,
 	// by source entity.
@@ -147,7 +147,7 @@ func readGroupEvents(ctx context.Context, tx store.Tx, recs []store.EntityRecord
 func readGroupRows(ctx context.Context, tx store.Tx, e *Engine, recs []store.EntityRecord, g *rebuildGroup) error {
 	g.rows = map[string][]store.HistoryRow{}
 	g.rels = map[*definition.Relationship]map[string][]store.RelRow{}
-	g.revs = map[string]int64{}
+	g.stored = map[string]storedState{}
 	if len(recs) == 0 {
 		return nil
 	}
@@ -162,7 +162,7 @@ func readGroupRows(ctx context.Context, tx store.Tx, e *Engine, recs []store.Ent
 		return err
 	}
 	for id, st := range states {
-		g.revs[id] = storedRev(st.Data, id, st.EntityType)
+		g.stored[id] = storedState{rev: storedRev(st.Data, id, st.EntityType), rec: st}
 	}
 	types := make([]string, 0, len(byType))
 	for t := range byType {
@@ -315,6 +315,7 @@ func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec stor
 	w.failures(run, ent)
 	w.st.recomputed[id] = true
 	hw := planReplace(id, g.rows[id], historyRows(id, run.Rows, "", store.NoTime), w.now)
+	changed := len(hw.Insert)+len(hw.Supersede)+len(hw.Close) > 0
 	w.st.rowsWritten += len(hw.Insert)
 	w.st.superseded += len(hw.Supersede)
 	switch {
@@ -331,6 +332,7 @@ func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec stor
 		if len(rw.Close)+len(rw.Supersede)+len(rw.Insert) == 0 {
 			continue
 		}
+		changed = true
 		w.st.rowsWritten += len(rw.Insert)
 		w.st.superseded += len(rw.Supersede)
 		if err := w.tx.WriteRelationships(w.ctx, w.e.version, rel, rw); err != nil {
@@ -346,16 +348,24 @@ func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec stor
 	if run.State == nil {
 		return rec, false, nil
 	}
-	rev, had := g.revs[id]
+	prev, had := g.stored[id]
 	if !had {
 		w.st.created[id] = true
 	} else {
 		w.st.updated[id] = true
 	}
-	run.State.Rev = rev
-	rec, err = w.stateRecord(id, typ, run.State, m, true)
+	// rev counts committed changes of the entity's rows (interpretation.md
+	// §1), so a recompute that reproduces the stored rows keeps it, and a
+	// state that comes out byte for byte as stored is not rewritten: a full
+	// rebuild of unchanged definitions writes almost nothing.
+	run.State.Rev = prev.rev
+	rec, err = w.stateRecord(id, typ, run.State, m, changed || !had)
 	if err != nil {
 		return rec, false, err
+	}
+	if had && !changed && prev.rec.Status == rec.Status && prev.rec.NextDeadline == rec.NextDeadline &&
+		bytes.Equal(prev.rec.Data, rec.Data) {
+		return rec, false, nil
 	}
 	return rec, true, nil
 }
@@ -411,6 +421,12 @@ func planRelReplace(rel *definition.Relationship, id string, stored []store.RelR
 // the number is read from the tail without decoding the document (which
 // costs as much as interpreting the entity's events); any other shape
 // takes the full decode.
+// storedState is an entity's stored working state and its rev.
+type storedState struct {
+	rev int64
+	rec store.StateRecord
+}
+
 func storedRev(data []byte, id, typ string) int64 {
 	const key = `,"rev":`
 	if n := len(data); n > 0 && data[n-1] == '}' {
