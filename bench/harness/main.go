@@ -67,7 +67,7 @@ func run() error {
 		return runShardChild(ctx, *project)
 	}
 	if *pgURL != "" {
-		return runPostgresMain(ctx, p, *project)
+		return runPostgresMain(ctx, p, *project, *cpuprofile)
 	}
 
 	if *tmp != "" {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,7 +164,9 @@ type ShardChildResult struct {
 
 // RunPostgres runs the PostgreSQL measurements of w on the server at url.
 // progress, when not nil, receives a line per finished step.
-func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, url string, progress func(string, ...any)) (rep *PGReport, err error) {
+// When cpuProfile is set, a CPU profile of the Process ingest (run 1) is
+// written to it.
+func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, url string, cpuProfile io.Writer, progress func(string, ...any)) (rep *PGReport, err error) {
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
@@ -199,10 +202,18 @@ func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, ur
 	if err != nil {
 		return nil, err
 	}
+	if cpuProfile != nil {
+		if err := pprof.StartCPUProfile(cpuProfile); err != nil {
+			return nil, err
+		}
+	}
 	rep.Process, err = timed(func() error {
 		rep.ProcRes, err = e.Ingest(ctx, Source, w.Events, defacto.Process)
 		return err
 	})
+	if cpuProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	if err == nil {
 		err = checkIngest(rep.ProcRes, n)
 	}
@@ -563,7 +574,7 @@ func readPGTable(ctx context.Context, conn *pgx.Conn, ns, schema, name, dst stri
 
 // runPostgresMain is the -postgres command: measurements on the server,
 // then the report.
-func runPostgresMain(ctx context.Context, p Params, project string) error {
+func runPostgresMain(ctx context.Context, p Params, project, cpuprofile string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defs, err := LoadProject(project)
@@ -582,7 +593,16 @@ func runPostgresMain(ctx context.Context, p Params, project string) error {
 		conn.Close(ctx)
 	}
 	fmt.Fprintf(out, "PostgreSQL %s at %s; each measurement in a fresh namespace bench_<hex>, dropped at the end\n", version, redactURL(*pgURL))
-	rep, err := RunPostgres(ctx, defs, w, *pgURL, func(f string, a ...any) { progress(out, f, a...) })
+	var prof io.Writer
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		prof = f
+	}
+	rep, err := RunPostgres(ctx, defs, w, *pgURL, prof, func(f string, a ...any) { progress(out, f, a...) })
 	if err != nil {
 		return err
 	}
