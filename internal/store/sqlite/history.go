@@ -143,37 +143,43 @@ func (t *tx) history(ctx context.Context, version string, ent *definition.Entity
 	return t.s.histSQLFor(version, ent)
 }
 
-// scanHistory reads rows of h's columns.
-func scanHistory(rows *sql.Rows, h *histSQL, f func(store.HistoryRow)) error {
+// scanHistory reads rows of h's columns and hands each to f. When keep is
+// set, rows whose entity id it rejects are skipped before their properties
+// are decoded (range reads). The scan buffers are reused across rows.
+func scanHistory(rows *sql.Rows, h *histSQL, keep func(id string) bool, f func(store.HistoryRow)) error {
 	defer rows.Close()
 	np := len(h.types)
 	raw := make([]any, np)
+	var (
+		r                       store.HistoryRow
+		validTo, lastEvent, seq sql.NullInt64
+		mergedInto              sql.NullString
+	)
+	dest := make([]any, 0, h.ncols)
+	dest = append(dest, &r.EntityID, &r.State)
+	for i := range raw {
+		dest = append(dest, &raw[i])
+	}
+	dest = append(dest, &r.ValidFrom, &validTo, &mergedInto, &lastEvent, &r.StateEnteredTime, &r.CreatedTime,
+		&seq, &r.RecordedAt)
 	for rows.Next() {
-		var (
-			r                       store.HistoryRow
-			validTo, lastEvent, seq sql.NullInt64
-			mergedInto              sql.NullString
-		)
-		dest := make([]any, 0, h.ncols)
-		dest = append(dest, &r.EntityID, &r.State)
-		for i := range raw {
-			dest = append(dest, &raw[i])
-		}
-		dest = append(dest, &r.ValidFrom, &validTo, &mergedInto, &lastEvent, &r.StateEnteredTime, &r.CreatedTime,
-			&seq, &r.RecordedAt)
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		r.Props = make([]value.Value, np)
+		if keep != nil && !keep(r.EntityID) {
+			continue
+		}
+		row := r
+		row.Props = make([]value.Value, np)
 		for i, x := range raw {
 			v, err := fromSQL(x, h.types[i])
 			if err != nil {
 				return fmt.Errorf("row of %s at %d, property %d: %w", r.EntityID, r.ValidFrom, i, err)
 			}
-			r.Props[i] = v
+			row.Props[i] = v
 		}
-		r.ValidTo, r.MergedInto, r.LastEventTime, r.EventSeq = timeOf(validTo), mergedInto.String, timeOf(lastEvent), seq.Int64
-		f(r)
+		row.ValidTo, row.MergedInto, row.LastEventTime, row.EventSeq = timeOf(validTo), mergedInto.String, timeOf(lastEvent), seq.Int64
+		f(row)
 	}
 	return rows.Err()
 }
@@ -190,7 +196,7 @@ func (t *tx) OpenRows(ctx context.Context, version string, ent *definition.Entit
 		if err != nil {
 			return err
 		}
-		return scanHistory(rows, h, func(r store.HistoryRow) { out[r.EntityID] = r })
+		return scanHistory(rows, h, nil, func(r store.HistoryRow) { out[r.EntityID] = r })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read open rows of %s in %s: %w", entName(ent), version, err)
@@ -209,7 +215,7 @@ func (t *tx) CurrentRows(ctx context.Context, version string, ent *definition.En
 		return nil, fmt.Errorf("sqlite: read rows of %s %s in %s: %w", entName(ent), id, version, err)
 	}
 	var out []store.HistoryRow
-	if err := scanHistory(rows, h, func(r store.HistoryRow) { out = append(out, r) }); err != nil {
+	if err := scanHistory(rows, h, nil, func(r store.HistoryRow) { out = append(out, r) }); err != nil {
 		return nil, fmt.Errorf("sqlite: read rows of %s %s in %s: %w", entName(ent), id, version, err)
 	}
 	return out, nil

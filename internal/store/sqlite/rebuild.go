@@ -9,7 +9,6 @@ import (
 
 	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/store"
-	"github.com/defacto-dev/defacto/internal/value"
 )
 
 // Batched reads of a full rebuild: the per-entity reads EntityEvents,
@@ -119,51 +118,12 @@ func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.
 	if err != nil {
 		return nil, fail(err)
 	}
-	if err := scanHistoryOf(rows, h, set, out); err != nil {
+	keep := func(id string) bool { return set[id] }
+	add := func(r store.HistoryRow) { out[r.EntityID] = append(out[r.EntityID], r) }
+	if err := scanHistory(rows, h, keep, add); err != nil {
 		return nil, fail(err)
 	}
 	return out, nil
-}
-
-// scanHistoryOf is scanHistory for a range read: rows of ids outside set
-// are skipped before their properties are decoded, and the scan buffers
-// are reused across rows.
-func scanHistoryOf(rows *sql.Rows, h *histSQL, set map[string]bool, out map[string][]store.HistoryRow) error {
-	defer rows.Close()
-	np := len(h.types)
-	raw := make([]any, np)
-	var (
-		r                       store.HistoryRow
-		validTo, lastEvent, seq sql.NullInt64
-		mergedInto              sql.NullString
-	)
-	dest := make([]any, 0, h.ncols)
-	dest = append(dest, &r.EntityID, &r.State)
-	for i := range raw {
-		dest = append(dest, &raw[i])
-	}
-	dest = append(dest, &r.ValidFrom, &validTo, &mergedInto, &lastEvent, &r.StateEnteredTime, &r.CreatedTime,
-		&seq, &r.RecordedAt)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		if !set[r.EntityID] {
-			continue
-		}
-		row := r
-		row.Props = make([]value.Value, np)
-		for i, x := range raw {
-			v, err := fromSQL(x, h.types[i])
-			if err != nil {
-				return fmt.Errorf("row of %s at %d, property %d: %w", r.EntityID, r.ValidFrom, i, err)
-			}
-			row.Props[i] = v
-		}
-		row.ValidTo, row.MergedInto, row.LastEventTime, row.EventSeq = timeOf(validTo), mergedInto.String, timeOf(lastEvent), seq.Int64
-		out[row.EntityID] = append(out[row.EntityID], row)
-	}
-	return rows.Err()
 }
 
 // CurrentRelRowsOf returns, per source id, every current-belief row of r by
