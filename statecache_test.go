@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/defacto-dev/defacto"
+	"github.com/defacto-dev/defacto/internal/store/postgres/pgtest"
 )
 
 // hookReader serves one line per Read and calls before(i) ahead of line i,
@@ -36,10 +37,22 @@ func (r *hookReader) Read(p []byte) (int, error) {
 // file upgrades the customer between A's chunks, and A's next event must be
 // judged against that upgrade (its guard then rejects it).
 func TestStateCacheSeesOtherWriters(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "defacto.db")
+		testStateCacheSeesOtherWriters(t, defacto.Config{Database: db})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		testStateCacheSeesOtherWriters(t, defacto.Config{Database: url, Namespace: pgtest.Namespace(t, url)})
+	})
+}
+
+func testStateCacheSeesOtherWriters(t *testing.T, cfg defacto.Config) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "defacto.db")
-	a := openQuickstart(t, &defacto.Config{Database: db, BatchSize: 1})
-	b := openQuickstart(t, &defacto.Config{Database: db})
+	ca, cb := cfg, cfg
+	ca.BatchSize = 1
+	a := openQuickstart(t, &ca)
+	b := openQuickstart(t, &cb)
 	r := &hookReader{
 		lines: []string{
 			`{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "a@x.io"}`,

@@ -125,9 +125,10 @@ type Store struct {
 	qp *pgxpool.Pool // Query: read-only sessions, describe-exec
 	qd *sql.DB       // database/sql over qp
 
-	hist  sync.Map    // histKey → *histSQL (history.go)
-	stats statsKeeper // planner statistics upkeep (stats.go)
-	rels  sync.Map    // relKey → *relSQL (lifecycle.go)
+	hist   sync.Map    // histKey → *histSQL (history.go)
+	stats  statsKeeper // planner statistics upkeep (stats.go)
+	epochs epochs      // write epochs seen by Undisturbed (undisturbed.go)
+	rels   sync.Map    // relKey → *relSQL (lifecycle.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -145,6 +146,7 @@ type names struct {
 	ledger, ledgerSeq                string
 	identity, entityIDs, links       string
 	mergeLog, erasures, erasedEvents string
+	epoch                            string // the write_epoch sequence, as a text literal for nextval/currval
 }
 
 func newNames(ns string) names {
@@ -154,6 +156,7 @@ func newNames(ns string) names {
 		schema: sc, meta: q("meta"), versions: q("definition_versions"), buildState: q("build_state"),
 		ledger: q("ledger"), identity: q("identity"), entityIDs: q("entity_ids"), links: q("event_entities"),
 		mergeLog: q("merge_log"), erasures: q("erasures"), erasedEvents: q("erased_events"),
+		epoch: "'" + strings.ReplaceAll(q("write_epoch"), "'", "''") + "'",
 	}
 }
 
@@ -305,6 +308,8 @@ func (s *Store) BeginScope(ctx context.Context, scope store.Scope, version strin
 	default:
 		return nil, fmt.Errorf("postgres: begin: unknown write scope %d", scope)
 	}
+	// After the locks: epochs are taken in the order writers got through.
+	b.Queue(`SELECT nextval(` + s.n.epoch + `)`)
 	s.maintainStats(ctx)
 	br := s.w.SendBatch(ctx, b)
 	t := br.Tx()

@@ -310,3 +310,47 @@ func testQuery(f *fixture) {
 		f.count(v1, `SELECT count(*) FROM merged_ids`)
 	}
 }
+
+// Undisturbed is true exactly when no other connection wrote since this
+// Store's previous call: never on the first call, again after a write of
+// this Store, not after a write of a second Store on the same database.
+func testUndisturbed(f *fixture) {
+	f.write(func(tx store.Tx) { f.must(tx.EnsureVersionStore(f.ctx, v1, f.set)) })
+	ask := func(s store.Store) bool {
+		var ok bool
+		writeTo(f.t, s, func(tx store.Tx) {
+			var err error
+			ok, err = tx.Undisturbed(f.ctx, v1)
+			f.must(err)
+			f.must(tx.SetMeta(f.ctx, "undisturbed_probe", "x"))
+		})
+		return ok
+	}
+	if ask(f.s) {
+		f.t.Error("first Undisturbed = true, want false (nothing seen before)")
+	}
+	if !ask(f.s) {
+		f.t.Error("Undisturbed after this Store's own write = false, want true")
+	}
+	other := f.reopen()
+	if other == nil {
+		return
+	}
+	defer other.Close()
+	writeTo(f.t, other, func(tx store.Tx) { f.must(tx.SetMeta(f.ctx, "undisturbed_probe", "y")) })
+	if ask(f.s) {
+		f.t.Error("Undisturbed after another connection's write = true, want false")
+	}
+	if !ask(f.s) {
+		f.t.Error("Undisturbed after this Store's own write again = false, want true")
+	}
+	var ro bool
+	f.must(f.s.Read(f.ctx, func(tx store.Tx) error {
+		var err error
+		ro, err = tx.Undisturbed(f.ctx, v1)
+		return err
+	}))
+	if ro {
+		f.t.Error("Undisturbed in a read transaction = true, want false")
+	}
+}

@@ -100,6 +100,7 @@ var cases = []struct {
 	{"Erasures", testErasures},
 	{"Query", testQuery},
 	{"Reopen", testReopen},
+	{"Undisturbed", testUndisturbed},
 }
 
 // Definitions of the suite: every property type on an entity and on a
