@@ -28,7 +28,7 @@ type rebuildGroup struct {
 	// comes, as the per-entity read reports it.
 	events map[string][]*interpret.Event
 	evErr  map[string]error
-	stored map[string]storedState         // stored working state, for entities that have one
+	stored map[string]storedState        // stored working state, for entities that have one
 	rows   map[string][]store.HistoryRow // current-belief history rows by entity
 	// rels holds current-belief relationship rows per relationship type,
 	// by source entity.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/defacto-dev/defacto"
+	"github.com/defacto-dev/defacto/internal/cputime"
 )
 
 // Span is one timed section: wall-clock time and the process CPU time
@@ -20,9 +21,9 @@ type Span struct {
 }
 
 func timed(f func() error) (Span, error) {
-	c0, t0 := cpuTime(), time.Now()
+	c0, t0 := cputime.Process(), time.Now()
 	err := f()
-	return Span{Wall: time.Since(t0), CPU: cpuTime() - c0}, err
+	return Span{Wall: time.Since(t0), CPU: cputime.Process() - c0}, err
 }
 
 // ProcessRun is one timed Ingest(ctx, "app", events, defacto.Process) on a
