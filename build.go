@@ -46,7 +46,7 @@ func modeRank(m string) int {
 // detect evaluates every condition of builds.md §2 in order for the active
 // version.
 func (e *Engine) detect(ctx context.Context, tx store.Tx, opts BuildOptions) (*detection, error) {
-	return detectFor(ctx, tx, e.defs, e.version, e.cfg.ShardID, opts)
+	return detectFor(ctx, tx, e.act().defs, e.act().version, e.cfg.ShardID, opts)
 }
 
 // detectFor evaluates build-mode detection as if version (with set) were
@@ -342,7 +342,7 @@ func (e *Engine) fullBuild(ctx context.Context, mode string, stats *runStats, re
 		// A first data_version observation, so that the interpretation's
 		// first transaction can already tell whether it was disturbed and
 		// start reading ahead (fullInterpretation).
-		if _, err := tx.Undisturbed(ctx, e.version); err != nil {
+		if _, err := tx.Undisturbed(ctx, e.act().version); err != nil {
 			return err
 		}
 		return tx.PutBuildState(ctx, bs)
@@ -399,12 +399,12 @@ func (e *Engine) fullBuild(ctx context.Context, mode string, stats *runStats, re
 }
 
 func (e *Engine) buildState(ctx context.Context, tx store.Tx) (*store.BuildState, error) {
-	bs, err := tx.BuildState(ctx, e.version, e.cfg.ShardID)
+	bs, err := tx.BuildState(ctx, e.act().version, e.cfg.ShardID)
 	if err != nil {
 		return nil, err
 	}
 	if bs == nil {
-		bs = &store.BuildState{Version: e.version, ShardID: e.cfg.ShardID, TotalShards: e.totalShards(),
+		bs = &store.BuildState{Version: e.act().version, ShardID: e.cfg.ShardID, TotalShards: e.totalShards(),
 			TickHorizon: store.NoTime, LastBuildTime: store.NoTime}
 	}
 	return bs, nil
@@ -423,7 +423,7 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 		if ents, err = tx.AllEntities(ctx); err != nil {
 			return err
 		}
-		if stored, err = tx.StoredEntities(ctx, e.version); err != nil {
+		if stored, err = tx.StoredEntities(ctx, e.act().version); err != nil {
 			return err
 		}
 		if idc, err = metaInt(ctx, tx, metaIdentityCursor); err != nil {
@@ -476,7 +476,7 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 			// this build changes no ledger or link row and no stored row of
 			// another group, so the snapshot shows what this transaction
 			// would read (see prefetch).
-			undisturbed, err := tx.Undisturbed(ctx, e.version)
+			undisturbed, err := tx.Undisturbed(ctx, e.act().version)
 			if err != nil {
 				return err
 			}
@@ -504,11 +504,11 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 	return e.write(ctx, "build: finish interpretation", func(tx store.Tx) error {
 		now := e.now()
 		for _, id := range retire {
-			ent := e.defs.Entity(stored[id])
+			ent := e.act().defs.Entity(stored[id])
 			if ent == nil {
 				continue
 			}
-			n, err := tx.RetireEntity(ctx, e.version, ent, id, now)
+			n, err := tx.RetireEntity(ctx, e.act().version, ent, id, now)
 			if err != nil {
 				return err
 			}
@@ -536,14 +536,14 @@ func (e *Engine) finishBuild(ctx context.Context, mode string) error {
 			return err
 		}
 		bs.Dirty, bs.Built = false, true
-		bs.EntitiesHash = e.defs.EntitiesHash
+		bs.EntitiesHash = e.act().defs.EntitiesHash
 		bs.IdentityEpoch, bs.NormalizationEpoch = ie, ne
 		bs.LastBuildTime = e.now()
 		bs.LastBuildMode = mode
 		if err := tx.PutBuildState(ctx, bs); err != nil {
 			return err
 		}
-		return tx.SetMeta(ctx, metaLastBuiltVersion, e.version)
+		return tx.SetMeta(ctx, metaLastBuiltVersion, e.act().version)
 	})
 }
 
@@ -553,10 +553,10 @@ func (e *Engine) BuildStatus(ctx context.Context) (*BuildStatus, error) {
 	if e.isClosed() {
 		return nil, ErrClosed
 	}
-	out := &BuildStatus{Version: e.version, ShardID: e.cfg.ShardID, TotalShards: e.totalShards(), Active: true, SourceHashes: e.defs.SourceHashes,
-		EntitiesHash: e.defs.EntitiesHash, IdentityHash: e.defs.IdentityHash}
+	out := &BuildStatus{Version: e.act().version, ShardID: e.cfg.ShardID, TotalShards: e.totalShards(), Active: true, SourceHashes: e.act().defs.SourceHashes,
+		EntitiesHash: e.act().defs.EntitiesHash, IdentityHash: e.act().defs.IdentityHash}
 	err := e.st.Read(ctx, func(tx store.Tx) error {
-		bs, err := tx.BuildState(ctx, e.version, e.cfg.ShardID)
+		bs, err := tx.BuildState(ctx, e.act().version, e.cfg.ShardID)
 		if err != nil {
 			return err
 		}
@@ -584,7 +584,7 @@ func (e *Engine) BuildStatus(ctx context.Context) (*BuildStatus, error) {
 		if out.LiveEvents, out.DuplicateEvents, err = tx.LedgerStats(ctx); err != nil {
 			return err
 		}
-		if out.FailedEvents, err = tx.CountFailedEvents(ctx, e.version); err != nil {
+		if out.FailedEvents, err = tx.CountFailedEvents(ctx, e.act().version); err != nil {
 			return err
 		}
 		d, err := e.detect(ctx, tx, BuildOptions{})

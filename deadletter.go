@@ -35,7 +35,7 @@ func (e *Engine) deadLetters(fs []EventFailure) {
 	if e.dead == nil || len(fs) == 0 {
 		return
 	}
-	e.dead.write(fs, e.version, value.Time(e.cfg.Clock()).Micros())
+	e.dead.write(fs, e.act().version, value.Time(e.cfg.Clock()).Micros())
 }
 
 func (d *deadLetterWriter) write(fs []EventFailure, version string, now int64) {

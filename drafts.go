@@ -28,7 +28,7 @@ type Draft struct {
 // version).
 func (e *Engine) Draft(ctx context.Context, version, basedOn string) (*Draft, error) {
 	if basedOn == "" {
-		basedOn = e.version
+		basedOn = e.act().version
 	}
 	raw, err := e.Definitions(ctx, basedOn)
 	if err != nil {

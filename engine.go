@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/identity"
@@ -53,19 +54,17 @@ const (
 // Engine is an open defacto namespace: definitions plus a database. It is
 // safe for concurrent use; write operations are serialized.
 type Engine struct {
-	cfg     Config
-	log     *slog.Logger
-	st      store.Store
-	tmpDir  string // removed at Close (in-memory definitions without Database)
-	salt    []byte
-	version string
-	defs    *definition.Set
+	cfg    Config
+	log    *slog.Logger
+	st     store.Store
+	tmpDir string // removed at Close (in-memory definitions without Database)
+	salt   []byte
 
-	norm     *normalize.Normalizer
-	machines map[string]*interpret.Machine
-	rels     map[string]*definition.Relationship // every relationship type
-	relOwner map[string]*definition.Entity       // relationship type → declaring entity
-	relres   *relateResolver
+	// cur is the active version with everything derived from its
+	// definitions. Activate replaces it as a whole, so a reader on another
+	// goroutine sees one version's definitions, machines and name, never a
+	// mix; writers (under mu) read it as they please.
+	cur atomic.Pointer[active]
 
 	postgres bool // the backend is PostgreSQL
 	sharded  bool // TotalShards > 1
@@ -78,6 +77,20 @@ type Engine struct {
 	mu     sync.Mutex // serializes write operations in this process
 	closed bool
 }
+
+// active is the engine's view of one definition version.
+type active struct {
+	version  string
+	defs     *definition.Set
+	norm     *normalize.Normalizer
+	machines map[string]*interpret.Machine
+	rels     map[string]*definition.Relationship // every relationship type
+	relOwner map[string]*definition.Entity       // relationship type → declaring entity
+	relres   *relateResolver
+}
+
+// act returns the active version's view.
+func (e *Engine) act() *active { return e.cur.Load() }
 
 // Definitions is a parsed, validated definition set.
 type Definitions struct {
@@ -225,7 +238,8 @@ func OpenDefinitions(ctx context.Context, defs *Definitions, cfg *Config) (*Engi
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: c, log: c.Logger, defs: defs.set}
+	e := &Engine{cfg: c, log: c.Logger}
+	e.cur.Store(&active{defs: defs.set})
 	path, err := e.databasePath(defs)
 	if err != nil {
 		return nil, err
@@ -246,7 +260,7 @@ func OpenDefinitions(ctx context.Context, defs *Definitions, cfg *Config) (*Engi
 		_ = e.Close()
 		return nil, err
 	}
-	e.log.Info("opened", "database", path, "version", e.version)
+	e.log.Info("opened", "database", path, "version", e.act().version)
 	return e, nil
 }
 
@@ -353,7 +367,7 @@ func (e *Engine) Close() error {
 }
 
 // Version returns the name of the active definition version.
-func (e *Engine) Version() string { return e.version }
+func (e *Engine) Version() string { return e.act().version }
 
 // init prepares the namespace and registers the definitions as the active
 // version (builds.md §5, D1).
@@ -389,22 +403,24 @@ func (e *Engine) init(ctx context.Context) error {
 	})
 }
 
-func (e *Engine) machinesFor(set *definition.Set) {
-	e.norm = normalize.New(set)
-	e.rels = map[string]*definition.Relationship{}
-	e.relOwner = map[string]*definition.Entity{}
+// setActive makes version, with definitions set, the engine's active view.
+func (e *Engine) setActive(version string, set *definition.Set) {
+	a := &active{
+		version: version, defs: set, norm: normalize.New(set),
+		rels: map[string]*definition.Relationship{}, relOwner: map[string]*definition.Entity{},
+		machines: make(map[string]*interpret.Machine, len(set.Entities)),
+		relres:   &relateResolver{e: e},
+	}
 	for _, ent := range set.Entities {
 		for _, r := range ent.Relationships {
-			e.rels[r.Type] = r
-			e.relOwner[r.Type] = ent
+			a.rels[r.Type] = r
+			a.relOwner[r.Type] = ent
 		}
 	}
-	e.machines = make(map[string]*interpret.Machine, len(set.Entities))
-	res := &relateResolver{e: e}
-	e.relres = res
 	for _, ent := range set.Entities {
-		e.machines[ent.Name] = interpret.NewMachine(ent, e.rels, res)
+		a.machines[ent.Name] = interpret.NewMachine(ent, a.rels, a.relres)
 	}
+	e.cur.Store(a)
 }
 
 // write runs f in one write transaction, committing on success. The
@@ -424,7 +440,7 @@ func (e *Engine) writeScope(ctx context.Context, op string, scope store.Scope, f
 		err error
 	)
 	if sb, ok := e.st.(store.ScopedBeginner); ok && scope != store.ScopeAll {
-		tx, err = sb.BeginScope(ctx, scope, e.version)
+		tx, err = sb.BeginScope(ctx, scope, e.act().version)
 	} else {
 		tx, err = e.st.Begin(ctx)
 	}

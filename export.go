@@ -72,12 +72,12 @@ func (e *Engine) Export(ctx context.Context, dir, format string, types ...string
 // (duplicates dropped), or every type in definition order.
 func (e *Engine) exportEntities(types []string) ([]*definition.Entity, error) {
 	if len(types) == 0 {
-		return e.defs.Entities, nil
+		return e.act().defs.Entities, nil
 	}
 	seen := map[string]bool{}
 	var out []*definition.Entity
 	for _, t := range types {
-		ent := e.defs.Entity(t)
+		ent := e.act().defs.Entity(t)
 		if ent == nil {
 			return nil, e.unknownEntity(t)
 		}
@@ -129,7 +129,7 @@ func (e *Engine) GraphJSON(ctx context.Context) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(`{"nodes":[`)
 	first := true
-	for _, ent := range e.defs.Entities {
+	for _, ent := range e.act().defs.Entities {
 		rows, err := e.Table(ent.Name).Execute(ctx)
 		if err != nil {
 			return nil, err

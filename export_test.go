@@ -166,7 +166,7 @@ func TestGraphJSON(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, ent := range f.e.defs.Entities {
+	for _, ent := range f.e.act().defs.Entities {
 		if ent.Name == "person" {
 			want = append(want, f.byID("alice", "bob", "carol", "dave", "erin", "frank")...)
 		} else {

@@ -111,13 +111,13 @@ func (b *sqlBuilder) expand(tmpl string) string {
 }
 
 // relRef is the relationships view of the engine's version.
-func (e *Engine) relRef() string { return e.st.Dialect().Table(e.version, "relationships") }
+func (e *Engine) relRef() string { return e.st.Dialect().Table(e.act().version, "relationships") }
 
 // graphRelType checks that relType is a declared relationship type.
 func (e *Engine) graphRelType(relType string) (*definition.Relationship, error) {
-	r := e.rels[relType]
+	r := e.act().rels[relType]
 	if r == nil {
-		names := keys(e.rels)
+		names := keys(e.act().rels)
 		avail := "none are declared"
 		if len(names) > 0 {
 			avail = "declared: " + strings.Join(names, ", ")
@@ -129,7 +129,7 @@ func (e *Engine) graphRelType(relType string) (*definition.Relationship, error) 
 
 // graphQuery runs a compiled graph statement and hands each row to scan.
 func (e *Engine) graphQuery(ctx context.Context, op, query string, args []any, scan func(*sql.Rows) error) error {
-	rs, err := e.st.Query(ctx, e.version, query, args...)
+	rs, err := e.st.Query(ctx, e.act().version, query, args...)
 	if err != nil {
 		return storageErr(op, err)
 	}
@@ -148,11 +148,11 @@ func (e *Engine) graphQuery(ctx context.Context, op, query string, args []any, s
 // nodesSQL selects (id, entity type) of the live entities of every type,
 // restricted to ids when ids is not nil.
 func (e *Engine) nodesSQL(b *sqlBuilder, ids []string) string {
-	parts := make([]string, 0, len(e.defs.Entities))
-	for _, ent := range e.defs.Entities {
+	parts := make([]string, 0, len(e.act().defs.Entities))
+	for _, ent := range e.act().defs.Entities {
 		idCol := b.q(ent.Name + "_id")
 		s := "SELECT " + idCol + " AS id, CAST(" + b.bind(ent.Name) + " AS TEXT) AS ty FROM " +
-			b.d.Table(e.version, ent.Name+"_history") + b.expand(" WHERE {valid_to} IS NULL")
+			b.d.Table(e.act().version, ent.Name+"_history") + b.expand(" WHERE {valid_to} IS NULL")
 		if ids != nil {
 			ps := make([]string, len(ids))
 			for i, id := range ids {
@@ -169,7 +169,7 @@ func (e *Engine) nodesSQL(b *sqlBuilder, ids []string) string {
 // of the engine's version; the others are absent.
 func (e *Engine) entityTypes(ctx context.Context, ids ...string) (map[string]string, error) {
 	out := make(map[string]string, len(ids))
-	if len(e.defs.Entities) == 0 || len(ids) == 0 {
+	if len(e.act().defs.Entities) == 0 || len(ids) == 0 {
 		return out, nil
 	}
 	b := &sqlBuilder{d: e.st.Dialect()}
@@ -200,7 +200,7 @@ func (e *Engine) requireEntities(ctx context.Context, ids ...string) (map[string
 			continue
 		}
 		b := &sqlBuilder{d: e.st.Dialect()}
-		q := b.expand("SELECT {canonical_id} FROM ") + b.d.Table(e.version, "merged_ids") + b.expand(" WHERE {entity_id} = ") + b.bind(id)
+		q := b.expand("SELECT {canonical_id} FROM ") + b.d.Table(e.act().version, "merged_ids") + b.expand(" WHERE {entity_id} = ") + b.bind(id)
 		var canon string
 		if err := e.graphQuery(ctx, "graph: entity lookup", q, b.args, func(rs *sql.Rows) error { return rs.Scan(&canon) }); err != nil {
 			return nil, err
@@ -406,7 +406,7 @@ func (e *Engine) Related(ctx context.Context, id, relType string) (*Rows, error)
 	if err != nil {
 		return nil, err
 	}
-	target := e.defs.Entity(r.Target)
+	target := e.act().defs.Entity(r.Target)
 	if target == nil {
 		return nil, errorf(ErrValidation, "relationship type '%s' targets undeclared entity type '%s'", relType, r.Target)
 	}
@@ -427,7 +427,7 @@ func (e *Engine) Related(ctx context.Context, id, relType string) (*Rows, error)
 	}
 	tid := b.q(target.Name + "_id")
 	q := fmt.Sprintf("SELECT %s FROM %s r JOIN %s t ON t.%s = r.%s AND t.%s IS NULL WHERE r.%s IS NULL AND r.%s = %s ORDER BY t.%s, r.%s",
-		strings.Join(list, ", "), b.d.Table(e.version, "rel_"+r.Type+"_history"), b.d.Table(e.version, target.Name+"_history"),
+		strings.Join(list, ", "), b.d.Table(e.act().version, "rel_"+r.Type+"_history"), b.d.Table(e.act().version, target.Name+"_history"),
 		tid, b.q("target_id"), b.q("valid_to"), b.q("valid_to"), b.q("source_id"), b.bind(id), tid, b.q("valid_from"))
 	out := &Rows{cols: cols}
 	micros := b.d.InstantsAsMicros()
@@ -477,7 +477,7 @@ func (e *Engine) loadGraph(ctx context.Context) (*graph, error) {
 		return nil, ErrClosed
 	}
 	g := &graph{types: map[string]string{}, out: map[string][]string{}}
-	if len(e.defs.Entities) > 0 {
+	if len(e.act().defs.Entities) > 0 {
 		b := &sqlBuilder{d: e.st.Dialect()}
 		err := e.graphQuery(ctx, "graph: nodes", e.nodesSQL(b, nil), b.args, func(rs *sql.Rows) error {
 			var id, ty string

@@ -186,7 +186,7 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, pro
 	}
 	defer unlock()
 	start := time.Now()
-	src := e.defs.Source(source)
+	src := e.act().defs.Source(source)
 	if src == nil {
 		return nil, e.unknownSource(source)
 	}
@@ -241,8 +241,8 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, pro
 }
 
 func (e *Engine) unknownSource(name string) error {
-	names := make([]string, 0, len(e.defs.Sources))
-	for _, s := range e.defs.Sources {
+	names := make([]string, 0, len(e.act().defs.Sources))
+	for _, s := range e.act().defs.Sources {
 		names = append(names, s.Name)
 	}
 	msg := fmt.Sprintf("unknown source '%s'", name)
@@ -277,7 +277,7 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs [
 			failed = append(failed, EventFailure{Stage: StageNormalize, Index: r.index, Source: src.Name, Message: r.err})
 			continue
 		}
-		ev, ign, f := e.norm.Normalize(src, r.val, now, true)
+		ev, ign, f := e.act().norm.Normalize(src, r.val, now, true)
 		if ign {
 			ignored++
 			continue
@@ -286,7 +286,7 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs [
 			failed = append(failed, recordFailure(f, r, src.Name))
 			continue
 		}
-		keys, f := identity.Extract(e.defs, e.salt, ev)
+		keys, f := identity.Extract(e.act().defs, e.salt, ev)
 		if f != nil {
 			ef := recordFailure(f, r, src.Name)
 			ef.EventID = ev.ID
@@ -450,7 +450,7 @@ func (e *Engine) keysOf(row *store.LedgerRow) ([]identity.EntityKeys, error) {
 	for _, t := range types {
 		fields := hints[t]
 		ek := identity.EntityKeys{Entity: t}
-		order := fieldOrder(e.defs.Entity(t), fields)
+		order := fieldOrder(e.act().defs.Entity(t), fields)
 		for _, f := range order {
 			h := fields[f]
 			k := identity.Key{Entity: t, Field: f, Hash: h.K, Sensitive: h.V == nil}

@@ -17,7 +17,7 @@ import (
 // to, trying each identity field of entityType in order (or only field),
 // with that field's normalization. ErrNotFound when none matches.
 func (e *Engine) Lookup(ctx context.Context, entityType, val, field string) (string, error) {
-	ent := e.defs.Entity(entityType)
+	ent := e.act().defs.Entity(entityType)
 	if ent == nil {
 		return "", e.unknownEntity(entityType)
 	}
@@ -62,8 +62,8 @@ func (e *Engine) Lookup(ctx context.Context, entityType, val, field string) (str
 }
 
 func (e *Engine) unknownEntity(name string) error {
-	names := make([]string, len(e.defs.Entities))
-	for i, x := range e.defs.Entities {
+	names := make([]string, len(e.act().defs.Entities))
+	for i, x := range e.act().defs.Entities {
 		names[i] = x.Name
 	}
 	return errorf(ErrNotFound, "unknown entity type '%s'%s", name, suggestion(name, names))
@@ -155,7 +155,7 @@ func (e *Engine) Hints(ctx context.Context, id string) (*HintsResult, error) {
 // source. Merge directives (source "_defacto") count only with all, or when
 // asked for by name.
 func (e *Engine) Count(ctx context.Context, source string, all bool) (int64, error) {
-	if source != "" && source != reservedSource && e.defs.Source(source) == nil {
+	if source != "" && source != reservedSource && e.act().defs.Source(source) == nil {
 		return 0, e.unknownSource(source)
 	}
 	var n int64

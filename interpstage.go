@@ -143,12 +143,12 @@ func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, sta
 // interpretStage covers (cursor, identity cursor] for the active version
 // (interpretation.md §2) and moves the cursor.
 func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]*store.LedgerRow, index map[int64]int, st *runStats, cache *stateCache) error {
-	bs, err := tx.BuildState(ctx, e.version, e.cfg.ShardID)
+	bs, err := tx.BuildState(ctx, e.act().version, e.cfg.ShardID)
 	if err != nil {
 		return err
 	}
 	if cache != nil {
-		ok, err := tx.Undisturbed(ctx, e.version)
+		ok, err := tx.Undisturbed(ctx, e.act().version)
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]
 		}
 	}
 	if bs == nil {
-		return fmt.Errorf("version %s has no build state", e.version)
+		return fmt.Errorf("version %s has no build state", e.act().version)
 	}
 	hi, err := metaInt(ctx, tx, metaIdentityCursor)
 	if err != nil {
@@ -212,7 +212,7 @@ func (w *stageWriter) queue(ent *definition.Entity, hw *store.HistoryWrite) {
 // flush writes every queued history write.
 func (w *stageWriter) flush() error {
 	for ent, ws := range w.queued {
-		if err := w.tx.WriteHistories(w.ctx, w.e.version, ent, ws); err != nil {
+		if err := w.tx.WriteHistories(w.ctx, w.e.act().version, ent, ws); err != nil {
 			return err
 		}
 	}
@@ -244,12 +244,12 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			recompute[m.Into] = m.EntityType
 		}
 	}
-	if len(w.e.rels) > 0 {
+	if len(w.e.act().rels) > 0 {
 		hashes, err := tx.KeysCreatedInRange(ctx, lo, hi)
 		if err != nil {
 			return err
 		}
-		srcs, err := tx.PendingSources(ctx, w.e.version, hashes)
+		srcs, err := tx.PendingSources(ctx, w.e.act().version, hashes)
 		if err != nil {
 			return err
 		}
@@ -326,7 +326,7 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			}
 		}
 	}
-	states, err := tx.States(ctx, w.e.version, load)
+	states, err := tx.States(ctx, w.e.act().version, load)
 	if err != nil {
 		return err
 	}
@@ -350,11 +350,11 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	}
 	open := map[string]store.HistoryRow{}
 	for t, tids := range byType {
-		ent := w.e.defs.Entity(t)
+		ent := w.e.act().defs.Entity(t)
 		if ent == nil {
 			continue
 		}
-		rows, err := tx.OpenRows(ctx, w.e.version, ent, tids)
+		rows, err := tx.OpenRows(ctx, w.e.act().version, ent, tids)
 		if err != nil {
 			return err
 		}
@@ -372,7 +372,7 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 		}
 	}
 	for t, tids := range relTypes {
-		ent := w.e.defs.Entity(t)
+		ent := w.e.act().defs.Entity(t)
 		if ent == nil {
 			continue
 		}
@@ -391,8 +391,8 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			w.cache.drop(id)
 			continue
 		}
-		ent := w.e.defs.Entity(wk.typ)
-		m := w.e.machines[wk.typ]
+		ent := w.e.act().defs.Entity(wk.typ)
+		m := w.e.act().machines[wk.typ]
 		if ent == nil || m == nil {
 			continue
 		}
@@ -504,7 +504,7 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	if err := tx.PutStates(ctx, w.e.version, newStates); err != nil {
+	if err := tx.PutStates(ctx, w.e.act().version, newStates); err != nil {
 		return err
 	}
 	rids := make([]string, 0, len(recompute))
@@ -591,7 +591,7 @@ func toInterpRow(h store.HistoryRow) interpret.Row {
 
 // replace makes rows the entity's current belief (history.md §4 Replace).
 func (w *stageWriter) replace(ent *definition.Entity, id string, rows []store.HistoryRow) error {
-	stored, err := w.tx.CurrentRows(w.ctx, w.e.version, ent, id)
+	stored, err := w.tx.CurrentRows(w.ctx, w.e.act().version, ent, id)
 	if err != nil {
 		return err
 	}
@@ -601,7 +601,7 @@ func (w *stageWriter) replace(ent *definition.Entity, id string, rows []store.Hi
 	if len(hw.Insert) == 0 && len(hw.Supersede) == 0 && len(hw.Close) == 0 {
 		return nil
 	}
-	return w.tx.WriteHistory(w.ctx, w.e.version, ent, hw)
+	return w.tx.WriteHistory(w.ctx, w.e.act().version, ent, hw)
 }
 
 func planReplace(id string, stored, rows []store.HistoryRow, now int64) *store.HistoryWrite {
@@ -659,7 +659,7 @@ func sameValue(a, b value.Value) bool {
 
 // bindResolver points relate resolution at this stage's transaction.
 func (w *stageWriter) bindResolver() {
-	w.e.relres.ctx, w.e.relres.tx = w.ctx, w.tx
+	w.e.act().relres.ctx, w.e.act().relres.tx = w.ctx, w.tx
 }
 
 // recompute rebuilds one entity from all its linked events (§4): the
@@ -667,7 +667,7 @@ func (w *stageWriter) bindResolver() {
 func (w *stageWriter) recompute(id, typ string) error {
 	w.bindResolver()
 	w.cache.drop(id)
-	if w.e.defs.Entity(typ) == nil || w.e.machines[typ] == nil {
+	if w.e.act().defs.Entity(typ) == nil || w.e.act().machines[typ] == nil {
 		return nil
 	}
 	g, err := w.loadGroup([]store.EntityRecord{{ID: id, Type: typ}})
@@ -684,15 +684,15 @@ func (w *stageWriter) recompute(id, typ string) error {
 	if !ok {
 		return nil
 	}
-	return w.tx.PutStates(w.ctx, w.e.version, []store.StateRecord{rec})
+	return w.tx.PutStates(w.ctx, w.e.act().version, []store.StateRecord{rec})
 }
 
 // closeLoser closes a merged-away entity at its merge (§9).
 func (w *stageWriter) closeLoser(mg store.MergeRecord) error {
 	w.bindResolver()
 	w.cache.drop(mg.From)
-	ent := w.e.defs.Entity(mg.EntityType)
-	m := w.e.machines[mg.EntityType]
+	ent := w.e.act().defs.Entity(mg.EntityType)
+	m := w.e.act().machines[mg.EntityType]
 	if ent == nil || m == nil {
 		return nil
 	}
@@ -746,14 +746,14 @@ func (w *stageWriter) closeLoser(mg store.MergeRecord) error {
 		}
 		rec.Status = store.StatusMerged
 		rec.NextDeadline = store.NoTime
-		if err := w.tx.PutStates(w.ctx, w.e.version, []store.StateRecord{rec}); err != nil {
+		if err := w.tx.PutStates(w.ctx, w.e.act().version, []store.StateRecord{rec}); err != nil {
 			return err
 		}
 	}
 	if len(run.Rows) == 0 {
 		return nil
 	}
-	return w.tx.InsertMergedID(w.ctx, w.e.version, store.MergedID{
+	return w.tx.InsertMergedID(w.ctx, w.e.act().version, store.MergedID{
 		EntityID: mg.From, EntityType: mg.EntityType, MergedInto: mg.Into, CanonicalID: mg.Into, MergedAt: mg.MergedAt,
 	})
 }

@@ -141,7 +141,7 @@ func (e *Engine) Merge(ctx context.Context, from, into, reason string) (*MergeRe
 // then creation order.
 func orderedKeyHashes(e *Engine, typ string, ks []store.KeyRecord) []string {
 	out := make([]string, 0, len(ks))
-	ent := e.defs.Entity(typ)
+	ent := e.act().defs.Entity(typ)
 	used := make([]bool, len(ks))
 	if ent != nil {
 		for _, f := range ent.Identity {

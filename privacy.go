@@ -59,7 +59,7 @@ func (e *Engine) Erase(ctx context.Context, id string) (*EraseResult, error) {
 		if err != nil {
 			return err
 		}
-		ent := e.defs.Entity(typ)
+		ent := e.act().defs.Entity(typ)
 		res.EntityType, res.ErasedIDs, res.EntitiesErased = typ, comp, len(comp)
 		rec := &store.Erasure{RequestedEntityID: id, EntityType: typ, ErasedIDs: comp, ErasedAt: e.now()}
 		if rec.ID, err = tx.InsertErasure(ctx, rec); err != nil {
@@ -123,7 +123,7 @@ func (e *Engine) Erase(ctx context.Context, id string) (*EraseResult, error) {
 		}
 		if ent != nil {
 			for _, c := range comp {
-				n, err := tx.DeleteEntity(ctx, e.version, ent, c)
+				n, err := tx.DeleteEntity(ctx, e.act().version, ent, c)
 				if err != nil {
 					return err
 				}
@@ -204,7 +204,7 @@ func (e *Engine) scrubForErase(row *store.LedgerRow, ent *definition.Entity) err
 	}
 	fields := map[string]bool{}
 	var paths []string
-	src := e.defs.Source(row.Source)
+	src := e.act().defs.Source(row.Source)
 	var cfg *definition.SourceEvent
 	if src != nil {
 		cfg = src.Event(row.EventType)
@@ -378,11 +378,11 @@ func (e *Engine) purgeRecompute(ctx context.Context, tx store.Tx, ids map[string
 	sort.Strings(order)
 	n := 0
 	for _, id := range order {
-		ent := e.defs.Entity(ids[id])
+		ent := e.act().defs.Entity(ids[id])
 		if ent == nil {
 			continue
 		}
-		if err := tx.PurgeHistory(ctx, e.version, ent, id); err != nil {
+		if err := tx.PurgeHistory(ctx, e.act().version, ent, id); err != nil {
 			return 0, err
 		}
 		if err := w.recompute(id, ids[id]); err != nil {
@@ -425,7 +425,7 @@ func (e *Engine) Redact(ctx context.Context, id string) (*RedactResult, error) {
 		if err != nil {
 			return err
 		}
-		ent := e.defs.Entity(recs[cid].Type)
+		ent := e.act().defs.Entity(recs[cid].Type)
 		if ent == nil {
 			return errorf(ErrNotFound, "entity '%s' has type '%s', not in the active definitions", cid, recs[cid].Type)
 		}

@@ -128,9 +128,10 @@ func (q *Query) History() *Query { c := q.clone(); c.relHistory = true; return c
 
 // compiled is a query ready to run.
 type compiled struct {
-	sql  string
-	args []any
-	cols []Column
+	version string // the version store the SQL reads
+	sql     string
+	args    []any
+	cols    []Column
 }
 
 // SQL returns the statement and bound arguments Execute would run.
@@ -169,7 +170,8 @@ func (q *Query) compile() (*compiled, error) {
 		return nil, errorf(ErrQuery, "query has no engine")
 	}
 	d := q.e.st.Dialect()
-	ver := q.e.version
+	a := q.e.act() // one version for the whole compilation, whatever Activate does meanwhile
+	ver := a.version
 	var cols []Column
 	var from, idCol string
 	var conds []string
@@ -180,9 +182,9 @@ func (q *Query) compile() (*compiled, error) {
 	}
 	switch q.kind {
 	case kindRelationships:
-		r := q.e.rels[q.name]
+		r := a.rels[q.name]
 		if r == nil {
-			return nil, errorf(ErrNotFound, "unknown relationship type '%s'%s", q.name, suggestion(q.name, keys(q.e.rels)))
+			return nil, errorf(ErrNotFound, "unknown relationship type '%s'%s", q.name, suggestion(q.name, keys(a.rels)))
 		}
 		if q.resolve {
 			return nil, errorf(ErrQuery, "ResolveMerges applies to entity queries only")
@@ -194,10 +196,10 @@ func (q *Query) compile() (*compiled, error) {
 			conds = append(conds, "valid_to IS NULL")
 		}
 	default:
-		ent := q.e.defs.Entity(q.name)
+		ent := a.defs.Entity(q.name)
 		if ent == nil {
-			names := make([]string, len(q.e.defs.Entities))
-			for i, x := range q.e.defs.Entities {
+			names := make([]string, len(a.defs.Entities))
+			for i, x := range a.defs.Entities {
 				names[i] = x.Name
 			}
 			return nil, errorf(ErrNotFound, "unknown entity type '%s'%s", q.name, suggestion(q.name, names))
@@ -340,7 +342,7 @@ func (q *Query) compile() (*compiled, error) {
 		}
 		fmt.Fprintf(&b, " OFFSET %d", q.offset)
 	}
-	return &compiled{sql: b.String(), args: args, cols: outCols}, nil
+	return &compiled{version: ver, sql: b.String(), args: args, cols: outCols}, nil
 }
 
 func instantArg(d store.Dialect, t int64) any {
@@ -432,7 +434,7 @@ func (q *Query) Execute(ctx context.Context) (*Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := q.e.st.Query(ctx, q.e.version, c.sql, c.args...)
+	rs, err := q.e.st.Query(ctx, c.version, c.sql, c.args...)
 	if err != nil {
 		return nil, storageErr("query", err)
 	}

@@ -76,7 +76,7 @@ func (w *stageWriter) rebuild(recs []store.EntityRecord, lastMerge map[string]st
 	if err := w.flush(); err != nil {
 		return err
 	}
-	return w.tx.PutStates(w.ctx, w.e.version, states)
+	return w.tx.PutStates(w.ctx, w.e.act().version, states)
 }
 
 // activeOf returns the entities of recs that a rebuild recomputes: not
@@ -84,7 +84,7 @@ func (w *stageWriter) rebuild(recs []store.EntityRecord, lastMerge map[string]st
 func activeOf(e *Engine, recs []store.EntityRecord) []store.EntityRecord {
 	var active []store.EntityRecord
 	for _, r := range recs {
-		if r.Status != store.StatusMerged && e.defs.Entity(r.Type) != nil && e.machines[r.Type] != nil {
+		if r.Status != store.StatusMerged && e.act().defs.Entity(r.Type) != nil && e.act().machines[r.Type] != nil {
 			active = append(active, r)
 		}
 	}
@@ -157,7 +157,7 @@ func readGroupRows(ctx context.Context, tx store.Tx, e *Engine, recs []store.Ent
 		ids[i] = r.ID
 		byType[r.Type] = append(byType[r.Type], r.ID)
 	}
-	states, err := tx.States(ctx, e.version, ids)
+	states, err := tx.States(ctx, e.act().version, ids)
 	if err != nil {
 		return err
 	}
@@ -170,8 +170,8 @@ func readGroupRows(ctx context.Context, tx store.Tx, e *Engine, recs []store.Ent
 	}
 	sort.Strings(types)
 	for _, t := range types {
-		ent := e.defs.Entity(t)
-		got, err := tx.CurrentRowsOf(ctx, e.version, ent, byType[t])
+		ent := e.act().defs.Entity(t)
+		got, err := tx.CurrentRowsOf(ctx, e.act().version, ent, byType[t])
 		if err != nil {
 			return err
 		}
@@ -179,7 +179,7 @@ func readGroupRows(ctx context.Context, tx store.Tx, e *Engine, recs []store.Ent
 			g.rows[id] = rows
 		}
 		for _, rel := range ent.Relationships {
-			if g.rels[rel], err = tx.CurrentRelRowsOf(ctx, e.version, rel, byType[t]); err != nil {
+			if g.rels[rel], err = tx.CurrentRelRowsOf(ctx, e.act().version, rel, byType[t]); err != nil {
 				return err
 			}
 		}
@@ -282,10 +282,10 @@ func (w *stageWriter) clearGroup(g *rebuildGroup, recs []store.EntityRecord) err
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
-	if err := w.tx.ClearPendingOf(w.ctx, w.e.version, ids); err != nil {
+	if err := w.tx.ClearPendingOf(w.ctx, w.e.act().version, ids); err != nil {
 		return err
 	}
-	if err := w.tx.ClearFailuresOf(w.ctx, w.e.version, ids); err != nil {
+	if err := w.tx.ClearFailuresOf(w.ctx, w.e.act().version, ids); err != nil {
 		return err
 	}
 	g.cleared = true
@@ -296,8 +296,8 @@ func (w *stageWriter) clearGroup(g *rebuildGroup, recs []store.EntityRecord) err
 // without supersedes are queued for flush, and the new working state is
 // returned (ok false: none) for the caller to store with the group's.
 func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec store.StateRecord, ok bool, err error) {
-	ent := w.e.defs.Entity(typ)
-	m := w.e.machines[typ]
+	ent := w.e.act().defs.Entity(typ)
+	m := w.e.act().machines[typ]
 	if ent == nil || m == nil {
 		return rec, false, nil
 	}
@@ -323,7 +323,7 @@ func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec stor
 	case len(hw.Supersede) == 0:
 		w.queue(ent, hw)
 	default:
-		if err := w.tx.WriteHistory(w.ctx, w.e.version, ent, hw); err != nil {
+		if err := w.tx.WriteHistory(w.ctx, w.e.act().version, ent, hw); err != nil {
 			return rec, false, err
 		}
 	}
@@ -335,7 +335,7 @@ func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec stor
 		changed = true
 		w.st.rowsWritten += len(rw.Insert)
 		w.st.superseded += len(rw.Supersede)
-		if err := w.tx.WriteRelationships(w.ctx, w.e.version, rel, rw); err != nil {
+		if err := w.tx.WriteRelationships(w.ctx, w.e.act().version, rel, rw); err != nil {
 			return rec, false, err
 		}
 	}

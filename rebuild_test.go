@@ -43,7 +43,7 @@ func TestFullRebuildKeepsRev(t *testing.T) {
 		t.Helper()
 		var got map[string]store.StateRecord
 		if err := e.st.Read(ctx, func(tx store.Tx) error {
-			ids, err := tx.StoredEntities(ctx, e.version)
+			ids, err := tx.StoredEntities(ctx, e.act().version)
 			if err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ func TestFullRebuildKeepsRev(t *testing.T) {
 			for id := range ids {
 				list = append(list, id)
 			}
-			got, err = tx.States(ctx, e.version, list)
+			got, err = tx.States(ctx, e.act().version, list)
 			return err
 		}); err != nil {
 			t.Fatal(err)

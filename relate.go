@@ -23,7 +23,7 @@ type relateResolver struct {
 // order and returns the current entity of the first known key. It never
 // creates keys or entities.
 func (r *relateResolver) ResolveRelate(ev *interpret.Event, rel *definition.Relate) (string, []string, bool, error) {
-	target := r.e.defs.Entity(rel.Target)
+	target := r.e.act().defs.Entity(rel.Target)
 	if target == nil {
 		return "", nil, false, nil
 	}

@@ -14,7 +14,7 @@ func (w *stageWriter) loadRels(ent *definition.Entity, ids []string) (map[string
 	}
 	out := map[string][]interpret.RelRow{}
 	for _, rel := range ent.Relationships {
-		got, err := w.tx.OpenRelRows(w.ctx, w.e.version, rel, ids)
+		got, err := w.tx.OpenRelRows(w.ctx, w.e.act().version, rel, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -71,7 +71,7 @@ func (w *stageWriter) writeRelsIncremental(ent *definition.Entity, id string, ru
 		}
 		w.st.rowsWritten += len(rw.Insert)
 		w.st.superseded += len(rw.Supersede)
-		if err := w.tx.WriteRelationships(w.ctx, w.e.version, rel, rw); err != nil {
+		if err := w.tx.WriteRelationships(w.ctx, w.e.act().version, rel, rw); err != nil {
 			return err
 		}
 	}
@@ -94,7 +94,7 @@ func sameRel(a, b store.RelRow) bool {
 // all of them).
 func (w *stageWriter) pending(id string, run *interpret.Run, replace bool) error {
 	if replace {
-		if err := w.tx.ClearPending(w.ctx, w.e.version, id); err != nil {
+		if err := w.tx.ClearPending(w.ctx, w.e.act().version, id); err != nil {
 			return err
 		}
 	}
@@ -105,7 +105,7 @@ func (w *stageWriter) pending(id string, run *interpret.Run, replace bool) error
 	for i, p := range run.Pending {
 		ps[i] = store.PendingRelation{SourceID: id, Type: p.Type, EventSeq: p.EventSeq, KeyHashes: p.KeyHashes}
 	}
-	return w.tx.AddPending(w.ctx, w.e.version, ps)
+	return w.tx.AddPending(w.ctx, w.e.act().version, ps)
 }
 
 // recordFailures tracks which events failed for an entity, so BuildStatus
@@ -120,5 +120,5 @@ func (w *stageWriter) recordFailures(id string, run *interpret.Run, replace bool
 	if len(seqs) == 0 && !replace {
 		return nil
 	}
-	return w.tx.SetFailures(w.ctx, w.e.version, id, seqs, replace)
+	return w.tx.SetFailures(w.ctx, w.e.act().version, id, seqs, replace)
 }

@@ -53,7 +53,7 @@ func (e *Engine) identityReset(ctx context.Context, _ bool) error {
 			return err
 		}
 		for k, v := range map[string]string{
-			metaIdentityCursor: "0", metaIdentityEpoch: strconv.FormatInt(ie+1, 10), metaIdentityRecord: e.defs.IdentityHash,
+			metaIdentityCursor: "0", metaIdentityEpoch: strconv.FormatInt(ie+1, 10), metaIdentityRecord: e.act().defs.IdentityHash,
 		} {
 			if err := tx.SetMeta(ctx, k, v); err != nil {
 				return err
@@ -65,7 +65,7 @@ func (e *Engine) identityReset(ctx context.Context, _ bool) error {
 
 // rehint extracts a stored row's identity keys again from its data.
 func (e *Engine) rehint(row *store.LedgerRow) ([]byte, error) {
-	src := e.defs.Source(row.Source)
+	src := e.act().defs.Source(row.Source)
 	if src == nil {
 		return []byte("{}"), nil
 	}
@@ -84,7 +84,7 @@ func (e *Engine) rehint(row *store.LedgerRow) ([]byte, error) {
 		return nil, err
 	}
 	ev := &normalize.Event{Source: row.Source, Type: row.EventType, Time: row.Time, Data: data, ID: row.EventID, Config: cfg}
-	keys, f := identity.Extract(e.defs, e.salt, ev)
+	keys, f := identity.Extract(e.act().defs, e.salt, ev)
 	if f != nil {
 		keys = nil // a hint that no longer extracts links nothing
 	}
@@ -130,18 +130,18 @@ func (e *Engine) renormalize(ctx context.Context, res *BuildResult, stats *runSt
 				continue
 			}
 			orig := row
-			src := e.defs.Source(row.Source)
+			src := e.act().defs.Source(row.Source)
 			row.NormalizeError = ""
 			if src == nil {
 				row.NormalizeError = "source '" + row.Source + "' is no longer defined"
 			} else if raw, err := value.FromJSON(row.Raw); err != nil {
 				row.NormalizeError = "raw record: " + err.Error()
-			} else if ev, ign, f := e.norm.Normalize(src, raw, row.IngestedAt, false); f != nil {
+			} else if ev, ign, f := e.act().norm.Normalize(src, raw, row.IngestedAt, false); f != nil {
 				row.NormalizeError = f.Message
 			} else if ign {
 				row.NormalizeError = "unknown event type ignored by source '" + row.Source + "'"
 			} else {
-				keys, f := identity.Extract(e.defs, e.salt, ev)
+				keys, f := identity.Extract(e.act().defs, e.salt, ev)
 				if f != nil {
 					keys = nil
 				}
@@ -178,7 +178,7 @@ func (e *Engine) renormalize(ctx context.Context, res *BuildResult, stats *runSt
 		if err != nil {
 			return err
 		}
-		rec, _ := json.Marshal(e.defs.SourceHashes)
+		rec, _ := json.Marshal(e.act().defs.SourceHashes)
 		if err := tx.SetMeta(ctx, metaNormalizationRec, string(rec)); err != nil {
 			return err
 		}
@@ -189,7 +189,7 @@ func (e *Engine) renormalize(ctx context.Context, res *BuildResult, stats *runSt
 		if err != nil {
 			return err
 		}
-		if idRec != e.defs.IdentityHash {
+		if idRec != e.act().defs.IdentityHash {
 			changed = true
 		}
 		return nil

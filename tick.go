@@ -84,7 +84,7 @@ func (e *Engine) tickBatches(ctx context.Context, at int64, build *BuildResult, 
 			// One row more than the batch tells whether this is the last
 			// batch, so the horizon goes into this transaction instead of
 			// an extra one.
-			due, err := tx.DueStates(ctx, e.version, at, after, batch+1)
+			due, err := tx.DueStates(ctx, e.act().version, at, after, batch+1)
 			if err != nil {
 				return err
 			}
@@ -136,11 +136,11 @@ func (e *Engine) tickDue(ctx context.Context, tx store.Tx, at int64, due []store
 	}
 	open := map[string]store.HistoryRow{}
 	for t, ids := range byType {
-		ent := e.defs.Entity(t)
+		ent := e.act().defs.Entity(t)
 		if ent == nil {
 			continue
 		}
-		got, err := tx.OpenRows(ctx, e.version, ent, ids)
+		got, err := tx.OpenRows(ctx, e.act().version, ent, ids)
 		if err != nil {
 			return err
 		}
@@ -155,8 +155,8 @@ func (e *Engine) tickDue(ctx context.Context, tx store.Tx, at int64, due []store
 			continue // failed firings keep a due deadline; one evaluation per tick
 		}
 		evaluated[rec.EntityID] = true
-		ent := e.defs.Entity(rec.EntityType)
-		m := e.machines[rec.EntityType]
+		ent := e.act().defs.Entity(rec.EntityType)
+		m := e.act().machines[rec.EntityType]
 		if ent == nil || m == nil {
 			continue
 		}
@@ -225,7 +225,7 @@ func (e *Engine) tickDue(ctx context.Context, tx store.Tx, at int64, due []store
 			res.RowsWritten += w.st.rowsWritten - before
 		}
 	}
-	return tx.PutStates(ctx, e.version, states)
+	return tx.PutStates(ctx, e.act().version, states)
 }
 
 // parseInstant reads an as-of argument: time.Time, RFC 3339 text (no

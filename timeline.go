@@ -48,11 +48,11 @@ func (e *Engine) Timeline(ctx context.Context, id string) (*Timeline, error) {
 		if !ok {
 			return nil
 		}
-		ent := e.defs.Entity(rec.Type)
+		ent := e.act().defs.Entity(rec.Type)
 		if ent == nil {
 			return nil
 		}
-		rows, err := tx.CurrentRows(ctx, e.version, ent, id)
+		rows, err := tx.CurrentRows(ctx, e.act().version, ent, id)
 		if err != nil || len(rows) == 0 {
 			return err
 		}

@@ -25,12 +25,12 @@ type VersionInfo struct {
 func (e *Engine) registerActive(ctx context.Context, tx store.Tx) error {
 	name := e.cfg.Version
 	if name == "" {
-		name = e.defs.ContentHash[:8]
+		name = e.act().defs.ContentHash[:8]
 	}
-	if err := e.register(ctx, tx, name, e.defs); err != nil {
+	if err := e.register(ctx, tx, name, e.act().defs); err != nil {
 		return err
 	}
-	return e.activate(ctx, tx, name, e.defs)
+	return e.activate(ctx, tx, name, e.act().defs)
 }
 
 // register stores set as version name; the same content again is a no-op.
@@ -64,8 +64,7 @@ func (e *Engine) activate(ctx context.Context, tx store.Tx, name string, set *de
 	if err := tx.EnsureVersionStore(ctx, name, set); err != nil {
 		return err
 	}
-	e.version, e.defs = name, set
-	e.machinesFor(set)
+	e.setActive(name, set)
 
 	head, err := tx.LedgerHead(ctx)
 	if err != nil {
@@ -160,10 +159,9 @@ func (e *Engine) Activate(ctx context.Context, version string) (*BuildResult, er
 	if err := definitionsErr(res, err); err != nil {
 		return nil, err
 	}
-	prevDefs, prevVersion := e.defs, e.version
+	prev := e.act()
 	if err := e.write(ctx, "activate", func(tx store.Tx) error { return e.activate(ctx, tx, version, set) }); err != nil {
-		e.defs, e.version = prevDefs, prevVersion
-		e.machinesFor(prevDefs)
+		e.cur.Store(prev)
 		return nil, err
 	}
 	return e.build(ctx, BuildOptions{}, nil)
@@ -235,7 +233,7 @@ func (e *Engine) now() int64 {
 // Plan predicts the build the active version needs now (the same detection
 // as BuildStatus's needed_mode).
 func (e *Engine) Plan(ctx context.Context) (*RegisterResult, error) {
-	out := &RegisterResult{Version: e.version}
+	out := &RegisterResult{Version: e.act().version}
 	err := e.st.Read(ctx, func(tx store.Tx) error {
 		d, err := e.detect(ctx, tx, BuildOptions{})
 		if err != nil {
