@@ -3,6 +3,7 @@ package defacto
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -135,6 +136,18 @@ func (e *Engine) Erase(ctx context.Context, id string) (*EraseResult, error) {
 			return err
 		}
 		res.EntitiesRecomputed = n
+		gone := make(map[string]string, len(comp)+len(follow))
+		for _, c := range comp {
+			gone[c] = typ
+		}
+		for id, t := range follow {
+			gone[id] = t
+		}
+		elsewhere, err := e.forgetElsewhere(ctx, tx, gone)
+		if err != nil {
+			return err
+		}
+		res.HistoryRowsDeleted += elsewhere
 		rec.EventsDeleted, rec.EventsScrubbed = res.EventsDeleted, res.EventsScrubbed
 		rec.IdentityKeysDeleted, rec.HistoryRowsDeleted = res.IdentityKeysDeleted, res.HistoryRowsDeleted
 		rec.EntitiesRecomputed = int64(n)
@@ -461,7 +474,10 @@ func (e *Engine) Redact(ctx context.Context, id string) (*RedactResult, error) {
 				follow[l.EntityID] = l.EntityType
 			}
 		}
-		res.EntitiesRecomputed, err = e.purgeRecompute(ctx, tx, follow)
+		if res.EntitiesRecomputed, err = e.purgeRecompute(ctx, tx, follow); err != nil {
+			return err
+		}
+		_, err = e.forgetElsewhere(ctx, tx, follow)
 		return err
 	})
 	if err != nil {
@@ -522,4 +538,70 @@ func (e *Engine) treatRow(row *store.LedgerRow, ent *definition.Entity) (int, er
 		*row = before
 	}
 	return len(changed), nil
+}
+
+// forgetElsewhere deletes the rows of ids (id → entity type) from every
+// version store other than the active one and marks those versions dirty:
+// an erasure or a redaction must leave no copy of the removed values in a
+// version that is not active (its history, working state and relationship
+// rows were computed from the payloads as they were). Recomputing there
+// would need that version's machines; instead its next activation sees the
+// dirty flag and rebuilds it in full from the scrubbed ledger, which
+// recreates the rows of the entities that still exist (decision; privacy.md
+// speaks of one store). Versions that were never activated have no store
+// and are skipped. It returns the number of rows deleted.
+func (e *Engine) forgetElsewhere(ctx context.Context, tx store.Tx, ids map[string]string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	versions, err := tx.Versions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	order := make([]string, 0, len(ids))
+	for id := range ids {
+		order = append(order, id)
+	}
+	sort.Strings(order)
+	var n int64
+	for _, v := range versions {
+		if v.Name == e.act().version {
+			continue
+		}
+		var states []*store.BuildState
+		for shard := range e.totalShards() {
+			bs, err := tx.BuildState(ctx, v.Name, shard)
+			if err != nil {
+				return 0, err
+			}
+			if bs != nil {
+				states = append(states, bs)
+			}
+		}
+		if len(states) == 0 {
+			continue
+		}
+		set, res, err := definition.LoadBytes(v.Definitions, v.Name+".json")
+		if err := definitionsErr(res, err); err != nil {
+			return 0, fmt.Errorf("version %s: %w", v.Name, err)
+		}
+		for _, id := range order {
+			ent := set.Entity(ids[id])
+			if ent == nil {
+				continue
+			}
+			k, err := tx.DeleteEntity(ctx, v.Name, ent, id)
+			if err != nil {
+				return 0, err
+			}
+			n += k
+		}
+		for _, bs := range states {
+			bs.Dirty = true
+			if err := tx.PutBuildState(ctx, bs); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
 }
