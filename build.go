@@ -137,6 +137,9 @@ func detectFor(ctx context.Context, tx store.Tx, set *definition.Set, version st
 	if d.pending > 0 {
 		hold(ModeIncremental, fmt.Sprintf("%d events pending", d.pending))
 	}
+	if bs != nil && bs.TickPending {
+		hold(ModeIncremental, "the last build stopped before its closing tick")
+	}
 	if d.mode == "" {
 		hold(ModeSkip, "nothing to do")
 	}
@@ -280,7 +283,7 @@ func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *
 			t1 := time.Now()
 			timing.Identity += t1.Sub(t0).Seconds()
 			err = e.writeScope(ctx, "build: interpret", store.ScopeShard, func(tx store.Tx) error {
-				return e.interpretStage(ctx, tx, nil, nil, stats.pending, nil)
+				return e.interpretStage(ctx, tx, nil, nil, stats.pending, nil, true)
 			})
 			timing.Interpret += time.Since(t1).Seconds()
 		}
@@ -535,7 +538,7 @@ func (e *Engine) finishBuild(ctx context.Context, mode string) error {
 		if err != nil {
 			return err
 		}
-		bs.Dirty, bs.Built = false, true
+		bs.Dirty, bs.Built, bs.TickPending = false, true, false
 		bs.EntitiesHash = e.act().defs.EntitiesHash
 		bs.IdentityEpoch, bs.NormalizationEpoch = ie, ne
 		bs.LastBuildTime = e.now()

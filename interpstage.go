@@ -133,7 +133,7 @@ func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, sta
 		index[r.seq] = r.index
 		rows[r.seq] = r.row
 	}
-	err = e.interpretStage(ctx, tx, rows, index, stats.pending, cache)
+	err = e.interpretStage(ctx, tx, rows, index, stats.pending, cache, false)
 	if timing != nil {
 		timing.Interpret += time.Since(t1).Seconds()
 	}
@@ -141,8 +141,10 @@ func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, sta
 }
 
 // interpretStage covers (cursor, identity cursor] for the active version
-// (interpretation.md §2) and moves the cursor.
-func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]*store.LedgerRow, index map[int64]int, st *runStats, cache *stateCache) error {
+// (interpretation.md §2) and moves the cursor. closingTick says a build's
+// closing tick follows: moving the cursor then also marks that tick pending
+// in the build state, until finishBuild clears it.
+func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]*store.LedgerRow, index map[int64]int, st *runStats, cache *stateCache, closingTick bool) error {
 	bs, err := tx.BuildState(ctx, e.act().version, e.cfg.ShardID)
 	if err != nil {
 		return err
@@ -181,6 +183,7 @@ func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]
 		lo = sub
 	}
 	bs.Cursor = hi
+	bs.TickPending = bs.TickPending || closingTick
 	return tx.PutBuildState(ctx, bs)
 }
 

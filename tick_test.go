@@ -181,3 +181,56 @@ func TestTickBatchesPassEntitiesStillDue(t *testing.T) {
 		t.Errorf("second tick evaluated %d, want the 3 spinners", res.EntitiesEvaluated)
 	}
 }
+
+// A crash between an incremental build's last interpretation commit and its
+// closing tick leaves the build state's TickPending set: the next build runs
+// that tick even though nothing else is pending, instead of skipping.
+func TestInterruptedClosingTickIsFinished(t *testing.T) {
+	ctx := context.Background()
+	defs, err := ParseDefinitions([]byte(tickTestDefs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	e, err := OpenDefinitions(ctx, defs, &Config{
+		Database: filepath.Join(t.TempDir(), "tick.db"),
+		Clock:    func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Ingest(ctx, "app", []Event{{"type": "signup", "email": "a@x.io", "ts": "2024-01-01T00:00:00Z"}}, AppendOnly); err != nil {
+		t.Fatal(err)
+	}
+	// The build's interpretation commits; simulate a crash before its
+	// closing tick by interpreting the way the build does and stopping.
+	now = time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+	if err := e.write(ctx, "test: identity", func(tx store.Tx) error {
+		_, err := e.identityStageUpTo(ctx, tx, 1)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.write(ctx, "test: interpret", func(tx store.Tx) error {
+		return e.interpretStage(ctx, tx, nil, nil, newRunStats().pending, nil, true)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := customerStates(t, e)["a@x.io"]; got != "trial" {
+		t.Fatalf("before the closing tick: %q, want trial", got)
+	}
+	res, err := e.Build(ctx, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != ModeIncremental || !strings.Contains(strings.Join(res.Reasons, ";"), "closing tick") {
+		t.Fatalf("build after the interruption: %s %v, want INCREMENTAL for the closing tick", res.Mode, res.Reasons)
+	}
+	if got := customerStates(t, e)["a@x.io"]; got != "expired" {
+		t.Fatalf("after the build: %q, want expired (the 14-day trial ended before %s)", got, now.Format(time.DateOnly))
+	}
+	if res, err := e.Build(ctx, BuildOptions{}); err != nil || res.Mode != ModeSkip {
+		t.Fatalf("next build: %+v %v, want SKIP", res, err)
+	}
+}

@@ -237,6 +237,10 @@ type BuildState struct {
 	TickHorizon        int64 // NoTime when unset
 	LastBuildTime      int64 // NoTime when never
 	LastBuildMode      string
+	// TickPending is set while an incremental build has moved the cursor
+	// but not yet finished its closing tick, so a build after a crash there
+	// runs that tick even when nothing else is pending.
+	TickPending bool
 }
 
 // LedgerRow is one ledger row (ingestion.md §8).

@@ -153,10 +153,10 @@ func (t *tx) BuildState(ctx context.Context, version string, shard int) (*store.
 		mode       pgtype.Text
 	)
 	err := t.queryRow(ctx, `SELECT version, shard_id, total_shards, "cursor", dirty, built, entities_hash,
-			identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode
+			identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode, tick_pending
 		FROM `+t.n.buildState+` WHERE version = $1 AND shard_id = $2`, version, shard).Scan(
 		&b.Version, &b.ShardID, &b.TotalShards, &b.Cursor, &b.Dirty, &b.Built, &b.EntitiesHash,
-		&b.IdentityEpoch, &b.NormalizationEpoch, &tick, &last, &mode)
+		&b.IdentityEpoch, &b.NormalizationEpoch, &tick, &last, &mode, &b.TickPending)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -170,16 +170,18 @@ func (t *tx) BuildState(ctx context.Context, version string, shard int) (*store.
 // PutBuildState writes the build record.
 func (t *tx) PutBuildState(ctx context.Context, b *store.BuildState) error {
 	err := t.later("write build state", `INSERT INTO `+t.n.buildState+` (version, shard_id, total_shards, "cursor", dirty, built,
-			entities_hash, identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			entities_hash, identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode,
+			tick_pending)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (version, shard_id) DO UPDATE SET
 			total_shards = excluded.total_shards, "cursor" = excluded."cursor", dirty = excluded.dirty,
 			built = excluded.built, entities_hash = excluded.entities_hash,
 			identity_epoch = excluded.identity_epoch, normalization_epoch = excluded.normalization_epoch,
 			tick_horizon = excluded.tick_horizon, last_build_time = excluded.last_build_time,
-			last_build_mode = excluded.last_build_mode`,
+			last_build_mode = excluded.last_build_mode, tick_pending = excluded.tick_pending`,
 		b.Version, b.ShardID, b.TotalShards, b.Cursor, b.Dirty, b.Built, b.EntitiesHash,
-		b.IdentityEpoch, b.NormalizationEpoch, nullTS(b.TickHorizon), nullTS(b.LastBuildTime), nullText(b.LastBuildMode))
+		b.IdentityEpoch, b.NormalizationEpoch, nullTS(b.TickHorizon), nullTS(b.LastBuildTime), nullText(b.LastBuildMode),
+		b.TickPending)
 	if err != nil {
 		return fmt.Errorf("postgres: write build state of %s/%d: %w", b.Version, b.ShardID, err)
 	}

@@ -150,23 +150,23 @@ func (t *tx) SetActive(ctx context.Context, name string) error {
 // dirty (see the package comment).
 func (t *tx) BuildState(ctx context.Context, version string, shard int) (*store.BuildState, error) {
 	var (
-		b            store.BuildState
-		dirty, built int64
-		tick, last   sql.NullInt64
-		mode         sql.NullString
+		b                     store.BuildState
+		dirty, built, pending int64
+		tick, last            sql.NullInt64
+		mode                  sql.NullString
 	)
 	err := t.queryRow(ctx, `SELECT version, shard_id, total_shards, "cursor", dirty, built, entities_hash,
-			identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode
+			identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode, tick_pending
 		FROM build_state WHERE version = ? AND shard_id = ?`, version, shard).Scan(
 		&b.Version, &b.ShardID, &b.TotalShards, &b.Cursor, &dirty, &built, &b.EntitiesHash,
-		&b.IdentityEpoch, &b.NormalizationEpoch, &tick, &last, &mode)
+		&b.IdentityEpoch, &b.NormalizationEpoch, &tick, &last, &mode, &pending)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read build state of %s/%d: %w", version, shard, err)
 	}
-	b.Dirty, b.Built = dirty == 1, built == 1
+	b.Dirty, b.Built, b.TickPending = dirty == 1, built == 1, pending == 1
 	b.TickHorizon, b.LastBuildTime, b.LastBuildMode = timeOf(tick), timeOf(last), mode.String
 	if !b.Dirty {
 		torn, err := t.torn(ctx, version)
@@ -189,16 +189,18 @@ func (t *tx) PutBuildState(ctx context.Context, b *store.BuildState) error {
 		return fmt.Errorf("sqlite: write build state of %s/%d: %w", b.Version, b.ShardID, err)
 	}
 	_, err := t.exec(ctx, `INSERT INTO build_state (version, shard_id, total_shards, "cursor", dirty, built,
-			entities_hash, identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			entities_hash, identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode,
+			tick_pending)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (version, shard_id) DO UPDATE SET
 			total_shards = excluded.total_shards, "cursor" = excluded."cursor", dirty = excluded.dirty,
 			built = excluded.built, entities_hash = excluded.entities_hash,
 			identity_epoch = excluded.identity_epoch, normalization_epoch = excluded.normalization_epoch,
 			tick_horizon = excluded.tick_horizon, last_build_time = excluded.last_build_time,
-			last_build_mode = excluded.last_build_mode`,
+			last_build_mode = excluded.last_build_mode, tick_pending = excluded.tick_pending`,
 		b.Version, b.ShardID, b.TotalShards, b.Cursor, boolInt(b.Dirty), boolInt(b.Built), b.EntitiesHash,
-		b.IdentityEpoch, b.NormalizationEpoch, nullTime(b.TickHorizon), nullTime(b.LastBuildTime), nullText(b.LastBuildMode))
+		b.IdentityEpoch, b.NormalizationEpoch, nullTime(b.TickHorizon), nullTime(b.LastBuildTime), nullText(b.LastBuildMode),
+		boolInt(b.TickPending))
 	if err != nil {
 		return fmt.Errorf("sqlite: write build state of %s/%d: %w", b.Version, b.ShardID, err)
 	}

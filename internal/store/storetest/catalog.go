@@ -212,7 +212,7 @@ func testBuildState(f *fixture) {
 	b0 := store.BuildState{Version: v1, ShardID: 0, TotalShards: 1, Cursor: 42, Dirty: true, EntitiesHash: "eh",
 		IdentityEpoch: 3, NormalizationEpoch: 4, TickHorizon: store.NoTime, LastBuildTime: store.NoTime}
 	b1 := store.BuildState{Version: v1, ShardID: 1, TotalShards: 2, Cursor: 7, Built: true, EntitiesHash: "eh",
-		TickHorizon: base - 5, LastBuildTime: base + 123_456, LastBuildMode: "incremental"}
+		TickHorizon: base - 5, LastBuildTime: base + 123_456, LastBuildMode: "incremental", TickPending: true}
 	f.write(func(tx store.Tx) {
 		f.must(tx.PutBuildState(f.ctx, &b0))
 		f.must(tx.PutBuildState(f.ctx, &b1))
@@ -230,6 +230,7 @@ func testBuildState(f *fixture) {
 	check(b0)
 	check(b1)
 	b0.Cursor, b0.Dirty, b0.Built, b0.TickHorizon, b0.LastBuildTime, b0.LastBuildMode = 99, false, true, base, base+1, "full"
+	b0.TickPending = true
 	f.write(func(tx store.Tx) { f.must(tx.PutBuildState(f.ctx, &b0)) })
 	check(b0)
 	check(b1)
