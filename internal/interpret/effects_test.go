@@ -527,7 +527,7 @@ func TestConversions(t *testing.T) {
 		{definition.TypeString, vI(1), vNull, "cannot assign Int 1 to property p of type string"},
 		{definition.TypeInteger, vI(7), vI(7), ""},
 		{definition.TypeInteger, vF(7), vI(7), ""},
-		{definition.TypeInteger, vF(-0.0), vI(0), ""},
+		{definition.TypeInteger, vF(math.Copysign(0, -1)), vI(0), ""},
 		{definition.TypeInteger, vF(7.5), vNull, "cannot assign Float 7.5 to property p of type integer (not an integer in range)"},
 		{definition.TypeInteger, vF(1e19), vNull, "not an integer in range"},
 		{definition.TypeInteger, vS("7"), vNull, "cannot assign String \"7\" to property p of type integer"},
