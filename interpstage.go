@@ -718,18 +718,10 @@ func (w *stageWriter) closeLoser(mg store.MergeRecord) error {
 	if err != nil {
 		return err
 	}
-	evs := make([]*interpret.Event, 0, len(rows))
-	for i := range rows {
-		if strings.HasPrefix(rows[i].EventType, "_defacto") {
-			continue
-		}
-		ev, err := decodeEvent(&rows[i])
-		if err != nil {
-			return err
-		}
-		evs = append(evs, ev)
+	evs, err := interpretable(rows)
+	if err != nil {
+		return err
 	}
-	sortEvents(evs)
 	run := m.Recompute(mg.From, evs, mg.MergedAt)
 	if run.Err != nil {
 		return run.Err
@@ -820,6 +812,24 @@ func decodeState(data []byte, id, typ string) (*interpret.State, error) {
 		LastAppliedTime: d.LastAppliedTime, LastAppliedSeq: d.LastAppliedSeq, LastFiredTime: d.LastFiredTime,
 		Fired: d.Fired, Rev: d.Rev,
 	}, nil
+}
+
+// interpretable decodes the ledger rows that interpretation applies (merge
+// directives left out), sorted by (timestamp, sequence).
+func interpretable(rows []store.LedgerRow) ([]*interpret.Event, error) {
+	evs := make([]*interpret.Event, 0, len(rows))
+	for i := range rows {
+		if strings.HasPrefix(rows[i].EventType, "_defacto") {
+			continue
+		}
+		ev, err := decodeEvent(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	sortEvents(evs)
+	return evs, nil
 }
 
 // decodeEvent turns a ledger row into an interpretation event.

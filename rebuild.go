@@ -7,7 +7,6 @@ import (
 	"errors"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/defacto-dev/defacto/internal/definition"
 	"github.com/defacto-dev/defacto/internal/interpret"
@@ -121,22 +120,13 @@ func readGroupEvents(ctx context.Context, tx store.Tx, recs []store.EntityRecord
 		return err
 	}
 	for id, rs := range rows {
-		evs := make([]*interpret.Event, 0, len(rs))
-		for i := range rs {
-			if strings.HasPrefix(rs[i].EventType, "_defacto") {
-				continue
+		evs, err := interpretable(rs)
+		if err != nil {
+			if g.evErr == nil {
+				g.evErr = map[string]error{}
 			}
-			ev, err := decodeEvent(&rs[i])
-			if err != nil {
-				if g.evErr == nil {
-					g.evErr = map[string]error{}
-				}
-				g.evErr[id] = err
-				break
-			}
-			evs = append(evs, ev)
+			g.evErr[id] = err
 		}
-		sortEvents(evs)
 		g.events[id] = evs
 	}
 	return nil
