@@ -2,7 +2,6 @@ package defacto_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,15 +14,7 @@ import (
 // version's definitions at a time and never fail (run it with -race).
 func TestActivateWhileQuerying(t *testing.T) {
 	ctx := context.Background()
-	defs, err := defacto.LoadDefinitions("examples/quickstart")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := defacto.OpenDefinitions(ctx, defs, &defacto.Config{Database: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openQuickstart(t, nil)
 	v1 := d.Version()
 	if _, err := d.Ingest(ctx, "app", []defacto.Event{
 		{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "a@x.io"},
@@ -31,16 +22,7 @@ func TestActivateWhileQuerying(t *testing.T) {
 	}, defacto.Process); err != nil {
 		t.Fatal(err)
 	}
-	dr, err := d.Draft(ctx, "v2", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dr.AddProperty("customer", "name", map[string]any{"type": "string"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dr.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
+	registerV2(t, d)
 
 	var stop atomic.Bool
 	var wg sync.WaitGroup

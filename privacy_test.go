@@ -111,16 +111,7 @@ func TestEraseReachesInactiveVersions(t *testing.T) {
 	d := openShowcase(t, dir)
 	defer d.Close()
 	v1 := d.Version()
-	dr, err := d.Draft(ctx, "v2", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dr.AddProperty("customer", "nickname", map[string]any{"type": "string"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dr.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
+	registerV2(t, d)
 	if _, err := d.Activate(ctx, "v2"); err != nil {
 		t.Fatal(err)
 	}
@@ -179,16 +170,7 @@ func TestRedactReachesInactiveVersions(t *testing.T) {
 	dir := t.TempDir()
 	d := openShowcase(t, dir)
 	defer d.Close()
-	dr, err := d.Draft(ctx, "v2", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dr.AddProperty("customer", "nickname", map[string]any{"type": "string"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dr.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
+	registerV2(t, d)
 	if _, err := d.Activate(ctx, "v2"); err != nil {
 		t.Fatal(err)
 	}
@@ -205,5 +187,22 @@ func TestRedactReachesInactiveVersions(t *testing.T) {
 	}
 	if found := grepDir(t, dir, secret); len(found) > 0 {
 		t.Fatalf("redacted value still in database files: %v", found)
+	}
+}
+
+// registerV2 registers version "v2": the active definitions plus a string
+// property "nickname" on customer.
+func registerV2(t *testing.T, d *defacto.Engine) {
+	t.Helper()
+	ctx := context.Background()
+	dr, err := d.Draft(ctx, "v2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dr.AddProperty("customer", "nickname", map[string]any{"type": "string"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dr.Register(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -49,19 +49,8 @@ func TestShardedBuildsEqualUnsharded(t *testing.T) {
 			}
 		}
 	}
-	dump := func(e *defacto.Engine) []crashSection {
-		all, err := crashDump(ctx, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []crashSection
-		for _, s := range all {
-			if s.name != "status" { // cursors are per shard
-				out = append(out, s)
-			}
-		}
-		return out
-	}
+	// Cursors are per shard, so the status section differs by design.
+	dump := func(e *defacto.Engine) []crashSection { return dumpWithoutStatus(t, e) }
 
 	single := shardOpen(t, url, pgtest.Namespace(t, url), 0, 0)
 	ingest(single)
@@ -142,19 +131,8 @@ func TestFullRebuildEqualsInlinePostgres(t *testing.T) {
 			}
 		}
 	}
-	dump := func(e *defacto.Engine) []crashSection {
-		all, err := crashDump(ctx, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []crashSection
-		for _, s := range all {
-			if s.name != "status" { // build modes and counters differ by design
-				out = append(out, s)
-			}
-		}
-		return out
-	}
+	// Build modes and counters differ by design.
+	dump := func(e *defacto.Engine) []crashSection { return dumpWithoutStatus(t, e) }
 	full := func(e *defacto.Engine) {
 		res, err := e.Build(ctx, defacto.BuildOptions{Full: true})
 		if err != nil {
@@ -201,4 +179,20 @@ func TestFullRebuildEqualsInlinePostgres(t *testing.T) {
 	if d := crashCompare(before, dump(inline)); len(d) > 0 {
 		t.Fatalf("full rebuild of %d+ entities over the inline result changed it:\n%s", len(bulk)/2, strings.Join(d, "\n"))
 	}
+}
+
+// dumpWithoutStatus is crashDump without its build-status section.
+func dumpWithoutStatus(t *testing.T, e *defacto.Engine) []crashSection {
+	t.Helper()
+	all, err := crashDump(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []crashSection
+	for _, s := range all {
+		if s.name != "status" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -59,19 +59,8 @@ func (s *countingStore) Begin(ctx context.Context) (store.Tx, error) {
 func openTickTest(t *testing.T, events ...string) (*Engine, *countingStore) {
 	t.Helper()
 	ctx := context.Background()
-	defs, err := ParseDefinitions([]byte(tickTestDefs))
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	e, err := OpenDefinitions(ctx, defs, &Config{
-		Database: filepath.Join(t.TempDir(), "tick.db"),
-		Clock:    func() time.Time { return start },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	e := openTickEngine(t, func() time.Time { return start })
 	var evs []Event
 	for _, s := range events {
 		var typ, email string
@@ -87,6 +76,24 @@ func openTickTest(t *testing.T, events ...string) (*Engine, *countingStore) {
 	cs := &countingStore{Store: e.st}
 	e.st = cs
 	return e, cs
+}
+
+// openTickEngine opens an engine on tickTestDefs with clock, closed with
+// the test.
+func openTickEngine(t *testing.T, clock func() time.Time) *Engine {
+	t.Helper()
+	defs, err := ParseDefinitions([]byte(tickTestDefs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := OpenDefinitions(context.Background(), defs, &Config{
+		Database: filepath.Join(t.TempDir(), "tick.db"), Clock: clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
 }
 
 func customerStates(t *testing.T, e *Engine) map[string]string {
@@ -187,19 +194,8 @@ func TestTickBatchesPassEntitiesStillDue(t *testing.T) {
 // that tick even though nothing else is pending, instead of skipping.
 func TestInterruptedClosingTickIsFinished(t *testing.T) {
 	ctx := context.Background()
-	defs, err := ParseDefinitions([]byte(tickTestDefs))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	e, err := OpenDefinitions(ctx, defs, &Config{
-		Database: filepath.Join(t.TempDir(), "tick.db"),
-		Clock:    func() time.Time { return now },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openTickEngine(t, func() time.Time { return now })
 	if _, err := e.Ingest(ctx, "app", []Event{{"type": "signup", "email": "a@x.io", "ts": "2024-01-01T00:00:00Z"}}, AppendOnly); err != nil {
 		t.Fatal(err)
 	}
