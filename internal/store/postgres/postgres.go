@@ -208,11 +208,6 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if cc.RuntimeParams["application_name"] == "" {
 		cc.RuntimeParams["application_name"] = "defacto"
 	}
-	// A pooled session can die while idle (server restart, failover,
-	// pg_terminate_backend); pgx notices only when it next uses it. One ping
-	// per checkout, a round trip beside the dozens of a chunk, swaps a dead
-	// session for a new one instead of failing the next transaction.
-	base.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
 	readers := int32(max(4, runtime.GOMAXPROCS(0)))
 
 	wc := base.Copy()
