@@ -21,6 +21,7 @@ import (
 // the new open row here.
 type stateCache struct {
 	entries map[string]*cachedEntity
+	max     int // maxCachedEntities outside tests
 }
 
 type cachedEntity struct {
@@ -34,7 +35,7 @@ type cachedEntity struct {
 const maxCachedEntities = 50000
 
 func newStateCache() *stateCache {
-	return &stateCache{entries: map[string]*cachedEntity{}}
+	return &stateCache{entries: map[string]*cachedEntity{}, max: maxCachedEntities}
 }
 
 func (c *stateCache) reset() {
@@ -64,8 +65,8 @@ func (c *stateCache) put(id string, st *interpret.State, open store.HistoryRow, 
 	if c == nil {
 		return
 	}
-	if _, ok := c.entries[id]; !ok && len(c.entries) >= maxCachedEntities {
-		n := maxCachedEntities / 10
+	if _, ok := c.entries[id]; !ok && len(c.entries) >= c.max {
+		n := max(c.max/10, 1)
 		for k := range c.entries {
 			delete(c.entries, k)
 			if n--; n == 0 {

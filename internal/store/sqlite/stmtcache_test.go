@@ -85,3 +85,42 @@ func TestStatementsCachedAcrossTransactions(t *testing.T) {
 		t.Fatalf("cached statements: writer %d, reader %d; want both > 0", nw, nr)
 	}
 }
+
+// A text that cannot be prepared outside its transaction (here: a table that
+// does not exist) is remembered as such and never tried again, and a cache
+// at its bound records no more misses.
+func TestStatementCacheInvalidAndBound(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	c := s.wcache
+	const bad = `SELECT * FROM no_such_table`
+	if c.get(bad) != nil {
+		t.Fatal("cache hit for a text never prepared")
+	}
+	c.warm(t.Context())
+	c.mu.Lock()
+	invalid, cached := c.invalid[bad], c.stmts[bad] != nil
+	c.mu.Unlock()
+	if !invalid || cached {
+		t.Fatalf("after warm: invalid %v, cached %v; want true, false", invalid, cached)
+	}
+	c.get(bad)
+	c.mu.Lock()
+	missed := c.missed[bad]
+	c.mu.Unlock()
+	if missed {
+		t.Fatal("an invalid text was recorded as a miss again")
+	}
+
+	c.mu.Lock()
+	for i := len(c.stmts) + len(c.missed); i < maxCachedStmts; i++ {
+		c.missed[strconv.Itoa(i)] = true
+	}
+	c.mu.Unlock()
+	c.get(`SELECT 1`)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.missed[`SELECT 1`] {
+		t.Fatal("a full cache recorded another miss")
+	}
+	clear(c.missed) // the fake misses are not SQL
+}
