@@ -354,6 +354,10 @@ func boolInt(b bool) int64 {
 // a connection's data_version exactly when another connection commits to
 // that file. Only write transactions ask (they hold the write lock, so
 // nothing changes until they end), always on the one writer connection.
+// database/sql replaces that connection only after a driver.ErrBadConn,
+// which this driver reports for a closed connection; the new connection's
+// counters start over, so a false "undisturbed" would need another writer
+// in that very gap and equal counters by chance (accepted).
 func (t *tx) Undisturbed(ctx context.Context, version string) (bool, error) {
 	if t.readOnly {
 		return false, nil
