@@ -389,13 +389,21 @@ func (f *FloorDB) Close() error {
 
 // ScanLedger times the raw read of a ledger: SELECT every ledger row of the
 // closed engine database in dir and json-decode its data (and data_types,
-// when present) into Go maps. It returns the rows read.
-func ScanLedger(ctx context.Context, dir string) (int, Span, error) {
+// when present) into Go maps, on a connection with the main-file settings
+// of p (nil: SQLite's defaults). It returns the rows read.
+func ScanLedger(ctx context.Context, dir string, p *Pragmas) (int, Span, error) {
 	db, err := openOne(DBPath(dir), true)
 	if err != nil {
 		return 0, Span{}, err
 	}
 	defer db.Close()
+	if p != nil {
+		for _, q := range (&Pragmas{Main: p.Main}).statements() {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return 0, Span{}, fmt.Errorf("%s: %w", q, err)
+			}
+		}
+	}
 	var n int
 	sp, err := timed(func() error {
 		n, err = scanLedger(ctx, db)

@@ -197,7 +197,7 @@ func run() error {
 
 	// 4. Raw ledger scan of the same ledger.
 	stop := startProfile("scan")
-	scanned, scan, err := ScanLedger(ctx, appDir)
+	scanned, scan, err := ScanLedger(ctx, appDir, pragmas)
 	stop()
 	if err != nil {
 		return fmt.Errorf("ledger scan: %w", err)

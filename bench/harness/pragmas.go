@@ -15,13 +15,13 @@ type Pragmas struct {
 	// Conn holds connection-wide settings (temp_store, wal_autocheckpoint,
 	// foreign_keys), Main those of the main file and Store those of the
 	// attached version store (journal_mode, synchronous, secure_delete,
-	// cache_size).
+	// cache_size, mmap_size).
 	Conn, Main, Store map[string]string
 }
 
 var (
 	connPragmas   = []string{"temp_store", "wal_autocheckpoint", "foreign_keys"}
-	schemaPragmas = []string{"journal_mode", "synchronous", "secure_delete", "cache_size"}
+	schemaPragmas = []string{"journal_mode", "synchronous", "secure_delete", "cache_size", "mmap_size"}
 )
 
 // ReadEnginePragmas opens the (closed) engine database in dir through the

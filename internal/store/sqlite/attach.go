@@ -79,7 +79,7 @@ func (s *Store) attach(ctx context.Context, q execQueryer, v string, create bool
 	if _, err := q.ExecContext(ctx, `ATTACH ? AS `+quote(v), p); err != nil {
 		return fmt.Errorf("attach %s: %w", p, err)
 	}
-	for _, pragma := range []string{"secure_delete = ON", storeCacheSize} {
+	for _, pragma := range []string{"secure_delete = ON", storeCacheSize, "mmap_size = " + mmapSize} {
 		if _, err := q.ExecContext(ctx, `PRAGMA `+quote(v)+`.`+pragma); err != nil {
 			return fmt.Errorf("attach %s: %w", p, err)
 		}

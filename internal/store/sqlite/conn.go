@@ -91,12 +91,21 @@ func (c *connector) pragmas() []string {
 		// chunk dirties pages of some 20 B-trees, and the default threshold
 		// runs a checkpoint inside every few commits, copying hot pages again.
 		"PRAGMA wal_autocheckpoint = 10000",
+		// Reads through a memory map: a connection's page cache is emptied
+		// whenever another connection committed, so without it every read
+		// transaction after a commit re-reads its pages with pread.
+		"PRAGMA mmap_size = " + mmapSize,
 	}
 	if c.role == roleReader {
 		p = append(p, "PRAGMA query_only = ON")
 	}
 	return p
 }
+
+// mmapSize is the memory map of each database file (main and attached
+// stores): 1 GiB of address space, of which only what the file holds is
+// mapped.
+const mmapSize = "1073741824"
 
 // SQLite primary result codes this package inspects.
 const (
