@@ -205,8 +205,8 @@ type FloorResult struct {
 
 // Floor prepares a floor database in dir (PrepareFloor) and times one raw
 // insert of the snapshot into it. name names its CPU profile (-profiledir).
-func Floor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, p *Pragmas, name string) (*FloorResult, error) {
-	f, err := PrepareFloor(ctx, s, dir, keep, p)
+func Floor(ctx context.Context, s *Snapshot, dir string, o FloorOptions, p *Pragmas, name string) (*FloorResult, error) {
+	f, err := PrepareFloor(ctx, s, dir, o, p)
 	if err != nil {
 		return nil, err
 	}
@@ -237,12 +237,22 @@ type floorPart struct {
 	rows  [][]any
 }
 
+// FloorOptions selects what a floor writes.
+type FloorOptions struct {
+	// Keep selects the tables to write (nil: all).
+	Keep func(*Table) bool
+	// Pattern adds the writes of the engine's chunk pattern (pattern.go).
+	Pattern bool
+}
+
 // PrepareFloor creates an empty database pair in dir with the snapshot's
 // DDL (main file and attached version store, both in WAL mode, on one
 // connection with the settings p, by default DefaultPragmas), prepares one
-// single-row INSERT per table and groups the rows of the tables keep
-// selects (nil: all) by chunk. Nothing of this is timed.
-func PrepareFloor(ctx context.Context, s *Snapshot, dir string, keep func(*Table) bool, p *Pragmas) (_ *FloorDB, err error) {
+// single-row INSERT per table and groups the rows of the tables o.Keep
+// selects by chunk; with o.Pattern also the closes and working-state
+// upserts of the write pattern. Nothing of this is timed.
+func PrepareFloor(ctx context.Context, s *Snapshot, dir string, o FloorOptions, p *Pragmas) (_ *FloorDB, err error) {
+	keep := o.Keep
 	if p == nil {
 		p = DefaultPragmas()
 	}
@@ -314,28 +324,71 @@ func PrepareFloor(ctx context.Context, s *Snapshot, dir string, keep func(*Table
 		return rank(a) - rank(b)
 	})
 	f.chunks = make([][]floorPart, s.Chunks)
-	for _, t := range tables {
-		cols := make([]string, len(t.Cols))
-		for j, c := range t.Cols {
-			cols[j] = `"` + c + `"`
-		}
-		q := `INSERT INTO ` + t.Schema + `."` + t.Name + `" (` + strings.Join(cols, ", ") + `) VALUES (` +
-			strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + `)`
+	prepare := func(q string) (*sql.Stmt, error) {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("prepare %s: %w", q, err)
 		}
 		f.stmts = append(f.stmts, st)
-		byChunk := make([][][]any, s.Chunks)
-		for j, row := range t.Rows {
-			byChunk[t.Chunk[j]] = append(byChunk[t.Chunk[j]], row)
-		}
+		return st, nil
+	}
+	// add appends one part per chunk of rows (nil entries skipped).
+	add := func(label string, st *sql.Stmt, byChunk [][][]any, count bool) {
 		for c, rows := range byChunk {
 			if len(rows) > 0 {
-				f.chunks[c] = append(f.chunks[c], floorPart{table: t.Schema + "." + t.Name, st: st, rows: rows})
-				f.rows += len(rows)
+				f.chunks[c] = append(f.chunks[c], floorPart{table: label, st: st, rows: rows})
+				if count {
+					f.rows += len(rows)
+				}
 			}
 		}
+	}
+	var pat *pattern
+	if o.Pattern {
+		pat = planPattern(s)
+	}
+	for _, t := range tables {
+		cols := make([]string, len(t.Cols))
+		for j, c := range t.Cols {
+			cols[j] = `"` + c + `"`
+		}
+		name := t.Schema + `."` + t.Name + `"`
+		label := t.Schema + "." + t.Name
+		ins := `INSERT INTO ` + name + ` (` + strings.Join(cols, ", ") + `) VALUES (` +
+			strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + `)`
+		if pat != nil && t == pat.state {
+			// Every chunk upserts the states of the entities it touched.
+			set := make([]string, 0, len(cols))
+			for _, c := range cols[1:] {
+				set = append(set, c+` = excluded.`+c)
+			}
+			st, err := prepare(ins + ` ON CONFLICT (` + cols[0] + `) DO UPDATE SET ` + strings.Join(set, ", "))
+			if err != nil {
+				return nil, err
+			}
+			add(label+" (upserts)", st, pat.states, false)
+			f.rows += len(t.Rows)
+			continue
+		}
+		rowsOf := t.Rows
+		if pat != nil && pat.rows[t] != nil {
+			st, err := prepare(`UPDATE ` + name + ` SET "valid_to" = ? WHERE ` + cols[0] +
+				` = ? AND "valid_from" = ? AND "superseded_at" IS NULL`)
+			if err != nil {
+				return nil, err
+			}
+			add(label+" (closes)", st, pat.closes[t], false)
+			rowsOf = pat.rows[t]
+		}
+		st, err := prepare(ins)
+		if err != nil {
+			return nil, err
+		}
+		byChunk := make([][][]any, s.Chunks)
+		for j, row := range rowsOf {
+			byChunk[t.Chunk[j]] = append(byChunk[t.Chunk[j]], row)
+		}
+		add(label, st, byChunk, true)
 	}
 	return f, nil
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,12 +86,33 @@ func TestWorkloadEndToEnd(t *testing.T) {
 	if prag.Main["journal_mode"] != "wal" || prag.Store["journal_mode"] != "wal" {
 		t.Errorf("engine pragmas: %s", prag)
 	}
-	fr, err := Floor(ctx, snap, t.TempDir(), nil, prag, "floor")
+	plainDir, patDir := t.TempDir(), t.TempDir()
+	fr, err := Floor(ctx, snap, plainDir, FloorOptions{}, prag, "floor")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fr.Rows != snap.Rows() {
 		t.Errorf("floor inserted %d rows, snapshot has %d", fr.Rows, snap.Rows())
+	}
+	pr, err := Floor(ctx, snap, patDir, FloorOptions{Pattern: true}, prag, "floor-pattern")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Rows != fr.Rows {
+		t.Errorf("pattern floor wrote %d rows, plain floor %d", pr.Rows, fr.Rows)
+	}
+	// The pattern's extra writes end where the plain floor starts: the
+	// same final rows, after closes and upserts that did happen.
+	if pr.ByTable["bench.customer_history_all (closes)"] == 0 || pr.ByTable["bench.entity_state (upserts)"] == 0 {
+		t.Errorf("pattern floor made no closes or upserts: %v", pr.ByTable)
+	}
+	a, b := strings.Split(dumpFloor(t, plainDir), "\n"), strings.Split(dumpFloor(t, patDir), "\n")
+	for i := range max(len(a), len(b)) {
+		if i >= len(a) || i >= len(b) || a[i] != b[i] {
+			t.Errorf("pattern floor ends with other rows than the plain floor, from row %d of %d/%d:\nplain   %q\npattern %q",
+				i, len(a), len(b), a[min(i, len(a)-1)], b[min(i, len(b)-1)])
+			break
+		}
 	}
 	app, err := RunAppend(ctx, defs, w, t.TempDir(), true)
 	if err != nil {
@@ -254,7 +278,7 @@ func BenchmarkFloor(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
-		f, err := PrepareFloor(ctx, snap, b.TempDir(), nil, prag)
+		f, err := PrepareFloor(ctx, snap, b.TempDir(), FloorOptions{}, prag)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -287,4 +311,45 @@ func BenchmarkLedgerScan(b *testing.B) {
 		}
 	}
 	reportRate(b, n, b.Elapsed())
+}
+
+// dumpFloor renders every row of the history and working-state tables of the
+// floor database pair in dir, sorted, for comparison.
+func dumpFloor(t *testing.T, dir string) string {
+	t.Helper()
+	db, err := openOne(filepath.Join(dir, "floor.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`ATTACH ? AS `+Version, filepath.Join(dir, "floor."+Version+".db")); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, q := range []string{
+		`SELECT * FROM ` + Version + `.customer_history_all ORDER BY 1, valid_from, superseded_at`,
+		`SELECT * FROM ` + Version + `.entity_state ORDER BY 1`,
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprint(vals...))
+		}
+		rows.Close()
+	}
+	if len(out) == 0 {
+		t.Fatal("floor holds no rows")
+	}
+	return strings.Join(out, "\n")
 }

@@ -65,6 +65,10 @@ func ReadEnginePragmas(ctx context.Context, dir string) (*Pragmas, error) {
 			return nil, err
 		}
 	}
+	// The engine's writer sets its attached stores to the main file's
+	// synchronous level once they are attached (sqlite tuneStores); the
+	// readers that answered above keep ATTACH's default, FULL.
+	p.Store["synchronous"] = p.Main["synchronous"]
 	return p, nil
 }
 
@@ -117,14 +121,4 @@ func (p *Pragmas) String() string {
 	part("; main:", p.Main, schemaPragmas)
 	part("; store:", p.Store, schemaPragmas)
 	return b.String()
-}
-
-// withStoreSync returns a copy of p with the store's synchronous level replaced.
-func (p *Pragmas) withStoreSync(level string) *Pragmas {
-	q := &Pragmas{Conn: p.Conn, Main: p.Main, Store: map[string]string{}}
-	for k, v := range p.Store {
-		q.Store[k] = v
-	}
-	q.Store["synchronous"] = level
-	return q
 }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
+// The write-pattern floor.
+//
+// The plain floor inserts every final row once. The engine cannot: a chunk
+// interprets the events it holds, so an entity touched by events in k
+// chunks has its working state written k times and each of its history rows
+// inserted open and closed in place when its successor arrives in a later
+// chunk (history.md §4: "an open row is closed in place only together with
+// its successor's insertion"). The pattern floor adds those writes in raw
+// SQL, with no engine logic around them: per chunk, the single-row UPDATE
+// that closes each row whose successor is inserted in this chunk, and an
+// upsert of the final working-state row of every entity the chunk's events
+// are linked to. Its rows are the plain floor's, so Process / pattern floor
+// is how close the engine comes to the least any implementation of the
+// spec's one-transaction-per-chunk rule must write. It is a lower bound:
+// rows superseded later (late events, merges) are inserted already
+// superseded, and intermediate working states have the final state's size.
+
+// pattern is what the pattern floor changes in a snapshot's tables.
+type pattern struct {
+	// rows replaces the rows of each history table: a current row whose
+	// successor comes in a later chunk is inserted open.
+	rows map[*Table][][]any
+	// closes holds, per history table and chunk, the arguments of the
+	// close UPDATE (valid_to, id, valid_from) of rows closed in that chunk.
+	closes map[*Table][][][]any
+	// state is the entity_state table; states holds, per chunk, the rows
+	// of the entities linked in that chunk, each upserted once.
+	state  *Table
+	states [][][]any
+}
+
+// colIndex returns the position of the column named name in t, or -1.
+func (t *Table) colIndex(name string) int { return slices.Index(t.Cols, name) }
+
+// planPattern derives the pattern writes from a snapshot of chunks chunks.
+func planPattern(s *Snapshot) *pattern {
+	p := &pattern{rows: map[*Table][][]any{}, closes: map[*Table][][][]any{}}
+	var links *Table
+	for _, t := range s.Tables {
+		switch {
+		case t.Schema == "main" && t.Name == "event_entities":
+			links = t
+		case t.Name == "entity_state":
+			p.state = t
+		case strings.HasSuffix(t.Name, "_history_all"):
+			p.planHistory(t, s.Chunks)
+		}
+	}
+	if p.state == nil || links == nil {
+		return p
+	}
+	byID := map[string][]any{}
+	sid := p.state.colIndex("entity_id")
+	for _, r := range p.state.Rows {
+		if id, ok := r[sid].(string); ok {
+			byID[id] = r
+		}
+	}
+	lid := links.colIndex("entity_id")
+	p.states = make([][][]any, s.Chunks)
+	seen := make([]map[string]bool, s.Chunks)
+	written := map[string]bool{}
+	for i, r := range links.Rows {
+		c := links.Chunk[i]
+		id, _ := r[lid].(string)
+		st, ok := byID[id]
+		if !ok {
+			continue
+		}
+		if seen[c] == nil {
+			seen[c] = map[string]bool{}
+		}
+		if !seen[c][id] {
+			seen[c][id], written[id] = true, true
+			p.states[c] = append(p.states[c], st)
+		}
+	}
+	// A merged-away entity's links now name its winner: its state is
+	// written where the plain floor writes it.
+	for i, r := range p.state.Rows {
+		if id, _ := r[sid].(string); !written[id] {
+			c := p.state.Chunk[i]
+			p.states[c] = append(p.states[c], r)
+		}
+	}
+	return p
+}
+
+// planHistory splits each entity's current rows of t into open inserts and
+// later closes.
+func (p *pattern) planHistory(t *Table, chunks int) {
+	id, vf, vt, sup := t.colIndex(t.Cols[0]), t.colIndex("valid_from"), t.colIndex("valid_to"), t.colIndex("superseded_at")
+	if vf < 0 || vt < 0 || sup < 0 {
+		return
+	}
+	rows := make([][]any, len(t.Rows))
+	copy(rows, t.Rows)
+	byEntity := map[string][]int{}
+	for i, r := range t.Rows {
+		if r[sup] != nil {
+			continue
+		}
+		e, _ := r[id].(string)
+		byEntity[e] = append(byEntity[e], i)
+	}
+	closes := make([][][]any, chunks)
+	for _, idx := range byEntity {
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(asInt(t.Rows[a][vf]), asInt(t.Rows[b][vf])) })
+		for k := 0; k+1 < len(idx); k++ {
+			cur, next := idx[k], idx[k+1]
+			if t.Chunk[next] <= t.Chunk[cur] || t.Rows[cur][vt] == nil {
+				continue
+			}
+			open := slices.Clone(t.Rows[cur])
+			open[vt] = nil
+			rows[cur] = open
+			c := t.Chunk[next]
+			closes[c] = append(closes[c], []any{t.Rows[cur][vt], t.Rows[cur][id], t.Rows[cur][vf]})
+		}
+	}
+	p.rows[t] = rows
+	p.closes[t] = closes
+}
+
+func asInt(v any) int64 {
+	n, _ := v.(int64)
+	return n
+}
