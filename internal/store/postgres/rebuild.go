@@ -27,8 +27,8 @@ func (t *tx) EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (
 		return fmt.Errorf("postgres: read events of %d entities: %w", len(ids), err)
 	}
 	rows, err := t.query(ctx, `SELECT e.entity_id, l."sequence", l.event_id, l.source, l.event_type, l."timestamp",
-			l.data, l.data_types, l.duplicate_of, l.normalize_error, l.redacted, l.ingested_at FROM `+t.n.links+` e
-		JOIN `+t.n.ledger+` l ON l."sequence" = e."sequence"
+			l.data, l.data_types, l.duplicate_of, l.normalize_error, l.redacted, l.ingested_at FROM `+t.n.links+` e`+
+		linkedLedger(t.n.ledger)+`
 		WHERE e.entity_id = ANY($1::text[]) AND e."sequence" <= $2 AND `+liveL+`
 		ORDER BY l."timestamp", l."sequence"`, uniq(ids), maxSeq)
 	if err != nil {

@@ -121,3 +121,17 @@ func sqliteCode(err error) int {
 	}
 	return 0
 }
+
+// WriterSettings returns the statements that give a plain connection the
+// settings of a Store's writer connection, for a version store attached as
+// schema: the connection pragmas, then those the writer applies to an
+// attached store (attach, tuneStores). Benchmarks use it to measure raw SQL
+// under the engine's own settings.
+func WriterSettings(schema string) []string {
+	c := &connector{role: roleWriter, timeout: 5 * time.Second}
+	out := c.pragmas()
+	for _, p := range []string{"secure_delete = ON", storeCacheSize, "mmap_size = " + mmapSize, "synchronous = NORMAL"} {
+		out = append(out, "PRAGMA "+quote(schema)+"."+p)
+	}
+	return out
+}
