@@ -283,11 +283,15 @@ func run() error {
 		fb.Mode, fb.EventsProcessed, fb.EntitiesRecomputed, fb.RowsWritten, fb.RowsSuperseded, fb.Timing.Interpret)
 	fmt.Fprintf(out, "  Floor rows (%d transactions): %s\n", floor.Chunks, strings.Join(tableRows, ", "))
 	fmt.Fprintf(out, "  Floor settings, read from an engine connection: %s\n", pragmas)
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(floor.ByTable)) {
-		parts = append(parts, fmt.Sprintf("%s %.2f", k, floor.ByTable[k].Seconds()))
+	byTable := func(label string, m map[string]time.Duration) {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, m[k].Seconds()))
+		}
+		fmt.Fprintf(out, "  %s wall time by table (s): %s\n", label, strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(out, "  Floor wall time by table (s): %s\n", strings.Join(parts, ", "))
+	byTable("Floor", floor.ByTable)
+	byTable("Pattern floor", patFloor.ByTable)
 	if *keep {
 		fmt.Fprintln(out, "  databases kept in", base)
 	}
