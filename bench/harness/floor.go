@@ -176,12 +176,8 @@ func readTable(ctx context.Context, db *sql.DB, schema, name string, chunks int)
 	}
 	t := &Table{Schema: schema, Name: name, Cols: cols[1:]}
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanAny(rows, len(cols))
+		if err != nil {
 			return nil, err
 		}
 		chunk := chunks - 1
@@ -192,6 +188,16 @@ func readTable(ctx context.Context, db *sql.DB, schema, name string, chunks int)
 		t.Chunk = append(t.Chunk, chunk)
 	}
 	return t, rows.Err()
+}
+
+// scanAny scans the current row of n columns into driver values.
+func scanAny(rows *sql.Rows, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
 }
 
 // FloorResult is one timed raw insert of a snapshot.
