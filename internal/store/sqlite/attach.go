@@ -79,7 +79,7 @@ func (s *Store) attach(ctx context.Context, q execQueryer, v string, create bool
 	if _, err := q.ExecContext(ctx, `ATTACH ? AS `+quote(v), p); err != nil {
 		return fmt.Errorf("attach %s: %w", p, err)
 	}
-	for _, pragma := range []string{"secure_delete = ON", storeCacheSize, "mmap_size = " + mmapSize} {
+	for _, pragma := range storeSettings {
 		if _, err := q.ExecContext(ctx, `PRAGMA `+quote(v)+`.`+pragma); err != nil {
 			return fmt.Errorf("attach %s: %w", p, err)
 		}
@@ -138,9 +138,10 @@ func quote(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
-// storeCacheSize gives attached version stores the page cache main has
-// (conn.go); ATTACH starts with SQLite's 2 MiB default.
-const storeCacheSize = "cache_size = -32768"
+// storeSettings are applied to each attached version store: the settings
+// main gets per connection (conn.go), since ATTACH starts with SQLite's
+// defaults (a 2 MiB page cache, no memory map).
+var storeSettings = []string{"secure_delete = ON", "cache_size = -32768", "mmap_size = " + mmapSize}
 
 // tuneStores sets synchronous = NORMAL on the version stores attached to
 // the writer connection, as main has: ATTACH starts at FULL (an fsync of the

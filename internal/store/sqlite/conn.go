@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -130,7 +131,7 @@ func sqliteCode(err error) int {
 func WriterSettings(schema string) []string {
 	c := &connector{role: roleWriter, timeout: 5 * time.Second}
 	out := c.pragmas()
-	for _, p := range []string{"secure_delete = ON", storeCacheSize, "mmap_size = " + mmapSize, "synchronous = NORMAL"} {
+	for _, p := range append(slices.Clone(storeSettings), "synchronous = NORMAL") {
 		out = append(out, "PRAGMA "+quote(schema)+"."+p)
 	}
 	return out
