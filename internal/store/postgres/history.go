@@ -81,7 +81,7 @@ func (t *tx) PutStates(ctx context.Context, version string, states []store.State
 		data, shards, deadlines = append(data, jsonData(s.Data)), append(shards, int64(s.ShardHash)), append(deadlines, nullTS(s.NextDeadline))
 	}
 	if err := t.later("write working state", `INSERT INTO `+sc+`."entity_state" (`+stateCols+`)
-		SELECT i, ty, sh, st, d::jsonb, nd
+		SELECT i, ty, sh, st, d::json, nd
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[]) AS u(i, ty, sh, st, d, nd)
 		ON CONFLICT ("entity_id") DO UPDATE SET "entity_type" = excluded."entity_type",
 			"shard_hash" = excluded."shard_hash", "status" = excluded."status",

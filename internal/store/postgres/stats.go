@@ -61,7 +61,7 @@ type statsKeeper struct {
 func listTablesSQL(versions string) string {
 	return `SELECT c.oid, format('%I.%I (%s)', n.nspname, c.relname,
 		(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
-		 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid <> 'jsonb'::regtype))
+		 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid NOT IN ('jsonb'::regtype, 'json'::regtype)))
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE c.relkind = 'r' AND (n.nspname = $1 OR n.nspname IN (SELECT $1 || '_' || version FROM ` + versions + `))`
 }

@@ -225,7 +225,7 @@ func versionStoreDDL(sc string, set *definition.Set) ([]string, error) {
 	"entity_type" text NOT NULL,
 	"shard_hash" bigint NOT NULL,
 	"status" text NOT NULL,
-	"data" jsonb NOT NULL,
+	"data" json NOT NULL,
 	"next_deadline" timestamptz
 )`,
 		// The deadline leads, so DueStates reads the index in (deadline, id)
