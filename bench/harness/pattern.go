@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The write-pattern floor.
@@ -113,7 +114,7 @@ func (p *pattern) planHistory(t *Table, chunks int) {
 	}
 	closes := make([][][]any, chunks)
 	for _, idx := range byEntity {
-		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(asInt(t.Rows[a][vf]), asInt(t.Rows[b][vf])) })
+		slices.SortFunc(idx, func(a, b int) int { return compareInstants(t.Rows[a][vf], t.Rows[b][vf]) })
 		for k := 0; k+1 < len(idx); k++ {
 			cur, next := idx[k], idx[k+1]
 			if t.Chunk[next] <= t.Chunk[cur] || t.Rows[cur][vt] == nil {
@@ -130,7 +131,14 @@ func (p *pattern) planHistory(t *Table, chunks int) {
 	p.closes[t] = closes
 }
 
-func asInt(v any) int64 {
-	n, _ := v.(int64)
-	return n
+// compareInstants orders two valid_from values as SQLite (µs integers) or
+// pgx (time.Time) return them.
+func compareInstants(a, b any) int {
+	if x, ok := a.(time.Time); ok {
+		y, _ := b.(time.Time)
+		return x.Compare(y)
+	}
+	x, _ := a.(int64)
+	y, _ := b.(int64)
+	return cmp.Compare(x, y)
 }

@@ -49,6 +49,9 @@ func TestPostgresEndToEnd(t *testing.T) {
 	if rep.Floor.Chunks != 2 || rep.Floor.Rows < 2*len(w.Events) {
 		t.Errorf("floor: %d rows in %d chunks (%v)", rep.Floor.Rows, rep.Floor.Chunks, rep.FloorRows)
 	}
+	if pf := rep.PatternFloor; pf.Rows != rep.Floor.Rows || pf.ByTable["customer_history_all (closes)"] == 0 || pf.ByTable["entity_state (upserts)"] == 0 {
+		t.Errorf("pattern floor: %d rows (floor %d), %v", pf.Rows, rep.Floor.Rows, pf.ByTable)
+	}
 	if len(rep.Build1.Children) != 1 || len(rep.BuildN.Children) != pgShards {
 		t.Fatalf("shard processes: %d and %d", len(rep.Build1.Children), len(rep.BuildN.Children))
 	}
