@@ -41,7 +41,7 @@ type pattern struct {
 // colIndex returns the position of the column named name in t, or -1.
 func (t *Table) colIndex(name string) int { return slices.Index(t.Cols, name) }
 
-// planPattern derives the pattern writes from a snapshot of chunks chunks.
+// planPattern derives the pattern writes from a snapshot.
 func planPattern(s *Snapshot) *pattern {
 	p := &pattern{rows: map[*Table][][]any{}, closes: map[*Table][][][]any{}}
 	var links *Table
@@ -98,7 +98,8 @@ func planPattern(s *Snapshot) *pattern {
 // planHistory splits each entity's current rows of t into open inserts and
 // later closes.
 func (p *pattern) planHistory(t *Table, chunks int) {
-	id, vf, vt, sup := t.colIndex(t.Cols[0]), t.colIndex("valid_from"), t.colIndex("valid_to"), t.colIndex("superseded_at")
+	const id = 0 // the entity id leads every history table
+	vf, vt, sup := t.colIndex("valid_from"), t.colIndex("valid_to"), t.colIndex("superseded_at")
 	if vf < 0 || vt < 0 || sup < 0 {
 		return
 	}
