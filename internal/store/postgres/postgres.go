@@ -125,10 +125,15 @@ type Store struct {
 	qp *pgxpool.Pool // Query: read-only sessions, describe-exec
 	qd *sql.DB       // database/sql over qp
 
-	hist   sync.Map    // histKey → *histSQL (history.go)
-	stats  statsKeeper // planner statistics upkeep (stats.go)
-	epochs epochs      // write epochs seen by Undisturbed (undisturbed.go)
-	rels   sync.Map    // relKey → *relSQL (lifecycle.go)
+	hist  sync.Map    // histKey → *histSQL (history.go)
+	stats statsKeeper // planner statistics upkeep (stats.go)
+	// bg is the store's own work in the background (statistics upkeep),
+	// canceled by stop and waited for by Close.
+	bg     sync.WaitGroup
+	bgCtx  context.Context
+	stopBg context.CancelFunc
+	epochs epochs   // write epochs seen by Undisturbed (undisturbed.go)
+	rels   sync.Map // relKey → *relSQL (lifecycle.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -201,6 +206,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		keys:  newLockKeys(opts.Namespace),
 		where: fmt.Sprintf("%s@%s:%d/%s", cc.User, cc.Host, cc.Port, cc.Database),
 	}
+	s.bgCtx, s.stopBg = context.WithCancel(context.Background())
 	if cc.ConnectTimeout == 0 {
 		cc.ConnectTimeout = DefaultConnectTimeout
 	}
@@ -305,7 +311,7 @@ func (s *Store) BeginScope(ctx context.Context, scope store.Scope, version strin
 	}
 	// After the locks: epochs are taken in the order writers got through.
 	b.Queue(`SELECT nextval(` + s.n.epoch + `)`)
-	s.maintainStats(ctx)
+	s.maintainStats()
 	br := s.w.SendBatch(ctx, b)
 	t := br.Tx()
 	if err := br.Close(); err != nil {
@@ -371,6 +377,8 @@ func (s *Store) AfterErase(ctx context.Context) error { return nil }
 // calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopBg()
+		s.bg.Wait()
 		if s.qd != nil {
 			s.closeErr = s.qd.Close()
 		}

@@ -644,3 +644,41 @@ sources:
 	}
 	return set
 }
+
+// TestStatisticsInTheBackground: once a table has grown past the threshold,
+// a write transaction that begins starts an ANALYZE without waiting for it,
+// and the statistics appear while the store goes on; Close stops the upkeep.
+func TestStatisticsInTheBackground(t *testing.T) {
+	url := pgtest.URL(t)
+	ns := pgtest.Namespace(t, url)
+	ctx := t.Context()
+	s := open(t, url, ns, postgres.Options{})
+	tx, err := s.Begin(ctx)
+	must(t, err)
+	rows := make([]store.LedgerRow, 500)
+	for i := range rows {
+		rows[i] = store.LedgerRow{EventID: fmt.Sprintf("e%d", i), Source: "s", EventType: "x", Data: []byte(`{}`)}
+	}
+	must(t, tx.Append(ctx, rows))
+	must(t, tx.Commit())
+	// The first Begin checked an empty namespace; the next check is due a
+	// second later.
+	time.Sleep(1100 * time.Millisecond)
+	tx, err = s.Begin(ctx)
+	must(t, err)
+	must(t, tx.Rollback())
+	c := raw(t, url)
+	var tuples float64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err := c.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, ns+".ledger").Scan(&tuples); err != nil {
+			t.Fatal(err)
+		}
+		if tuples == 500 {
+			break
+		}
+	}
+	if tuples != 500 {
+		t.Errorf("ledger of 500 rows: reltuples %v, want 500 (analyzed)", tuples)
+	}
+	must(t, s.Close())
+}
