@@ -14,9 +14,8 @@ import (
 // later), the closes as one UPDATE and the working states as one upsert,
 // both over unnest arrays, the statement shapes the engine sends.
 type pgPattern struct {
-	plan *pattern
-	// hist maps a history table to its planned rows by chunk; closes and
-	// the id column name come with it.
+	// hist maps a history table to its planned rows by chunk, its closes
+	// and their UPDATE.
 	hist   map[*pgTable]*pgHist
 	state  *pgTable
 	states [][][]any // per chunk
@@ -50,10 +49,11 @@ func planPGPattern(ns string, tables []*pgTable, nchunks int) *pgPattern {
 		snap.Tables = append(snap.Tables, tt)
 		of[tt] = t
 	}
-	p := &pgPattern{plan: planPattern(snap), hist: map[*pgTable]*pgHist{}}
-	for tt, rows := range p.plan.rows {
+	plan := planPattern(snap)
+	p := &pgPattern{hist: map[*pgTable]*pgHist{}}
+	for tt, rows := range plan.rows {
 		t := of[tt]
-		h := &pgHist{chunks: map[int][][]any{}, closes: p.plan.closes[tt]}
+		h := &pgHist{chunks: map[int][][]any{}, closes: plan.closes[tt]}
 		for i, r := range rows {
 			h.chunks[tt.Chunk[i]] = append(h.chunks[tt.Chunk[i]], r)
 		}
@@ -62,8 +62,8 @@ func planPGPattern(ns string, tables []*pgTable, nchunks int) *pgPattern {
 			WHERE h.` + quoteIdent(t.cols[0]) + ` = k.id AND h."valid_from" = k.vf AND h."superseded_at" IS NULL`
 		p.hist[t] = h
 	}
-	if p.plan.state != nil {
-		p.state, p.states = of[p.plan.state], p.plan.states
+	if plan.state != nil {
+		p.state, p.states = of[plan.state], plan.states
 		n := len(p.state.cols)
 		cols, args, sel, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		set := make([]string, 0, n)
