@@ -310,7 +310,9 @@ func (s *Store) BeginScope(ctx context.Context, scope store.Scope, version strin
 		return nil, fmt.Errorf("postgres: begin: unknown write scope %d", scope)
 	}
 	// After the locks: epochs are taken in the order writers got through.
-	b.Queue(`SELECT nextval(` + s.n.epoch + `)`)
+	// The value answers Undisturbed without another round trip.
+	var epoch int64
+	b.Queue(`SELECT nextval(` + s.n.epoch + `)`).QueryRow(func(r pgx.Row) error { return r.Scan(&epoch) })
 	s.maintainStats()
 	br := s.w.SendBatch(ctx, b)
 	t := br.Tx()
@@ -318,7 +320,9 @@ func (s *Store) BeginScope(ctx context.Context, scope store.Scope, version strin
 		_ = t.Rollback(context.Background()) // returns the connection
 		return nil, s.errorf("begin: take writer locks", err)
 	}
-	return newTx(s, t, false), nil
+	tx := newTx(s, t, false)
+	tx.epoch = epoch
+	return tx, nil
 }
 
 // Read runs f in a REPEATABLE READ READ ONLY transaction: one snapshot, and

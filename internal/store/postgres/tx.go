@@ -21,7 +21,8 @@ type tx struct {
 	n        *names
 	readOnly bool
 	done     bool
-	newStore bool // EnsureVersionStore ran: relist tables for statistics at commit
+	newStore bool  // EnsureVersionStore ran: relist tables for statistics at commit
+	epoch    int64 // write epoch taken at BEGIN (0: not known, read it)
 }
 
 var _ store.Tx = (*tx)(nil)

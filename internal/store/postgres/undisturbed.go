@@ -23,9 +23,11 @@ func (t *tx) Undisturbed(ctx context.Context, version string) (bool, error) {
 	if t.readOnly {
 		return false, nil
 	}
-	var e int64
-	if err := t.queryRow(ctx, `SELECT currval(`+t.n.epoch+`)`).Scan(&e); err != nil {
-		return false, t.s.errorf("read write epoch", err)
+	e := t.epoch
+	if e == 0 {
+		if err := t.queryRow(ctx, `SELECT currval(`+t.n.epoch+`)`).Scan(&e); err != nil {
+			return false, t.s.errorf("read write epoch", err)
+		}
 	}
 	t.s.epochs.mu.Lock()
 	defer t.s.epochs.mu.Unlock()
