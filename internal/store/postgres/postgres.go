@@ -128,7 +128,7 @@ type Store struct {
 	hist  sync.Map    // histKey → *histSQL (history.go)
 	stats statsKeeper // planner statistics upkeep (stats.go)
 	// bg is the store's own work in the background (statistics upkeep),
-	// canceled by stop and waited for by Close.
+	// canceled through stopBg and waited for by Close.
 	bg     sync.WaitGroup
 	bgCtx  context.Context
 	stopBg context.CancelFunc

@@ -27,17 +27,17 @@ import (
 // would but sooner: when a write transaction begins, at most once per
 // statsCheckInterval, every table of the namespace and of its version
 // stores whose rows changed since its last ANALYZE by at least
-// statsMinRows and statsGrowth × its row count is analyzed. The check and
-// the ANALYZE run in the background on a writer-pool session of their own:
-// the writer does not wait for them (they had been 7% of an ingest's wall
-// time), and the server does the work while the client prepares the next
-// statements. Tables
+// statsMinRows and statsGrowth × its row count is analyzed. Tables
 // therefore get statistics once they hold a few hundred rows and again each
 // time they have grown about fourfold, which bounds the total work to a
-// small multiple of one ANALYZE of the final size. Columns of type jsonb
-// (event payloads, working state) are left out: no engine query filters on
-// them, and they are most of the cost of an ANALYZE. SKIP_LOCKED leaves a
-// table that another session is analyzing or vacuuming to that session.
+// small multiple of one ANALYZE of the final size. The check and the
+// ANALYZE run in the background on a writer-pool session of their own: the
+// writer does not wait for them (they had been 7% of an ingest's wall
+// time), and the server does the work while the client prepares the next
+// statements. Columns of type json or jsonb (event payloads, working state)
+// are left out: no engine query filters on them, and they are most of the
+// cost of an ANALYZE. SKIP_LOCKED leaves a table that another session is
+// analyzing or vacuuming to that session.
 
 const (
 	statsCheckInterval = time.Second
