@@ -125,20 +125,32 @@ func (p *fastParser) object(depth int) (Value, bool) {
 			return Null, false
 		}
 		m[k] = v // a repeated member: the last wins, as in encoding/json
-		p.space()
-		if p.i >= len(p.b) {
+		end, ok := p.next('}')
+		if !ok {
 			return Null, false
 		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
+		if end {
 			return Object(m), true
-		default:
-			return Null, false
 		}
 	}
+}
+
+// next consumes what follows a member or element: a comma (end false) or
+// the closing byte (end true); ok is false for anything else.
+func (p *fastParser) next(closing byte) (end, ok bool) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, false
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return false, true
+	case closing:
+		p.i++
+		return true, true
+	}
+	return false, false
 }
 
 func (p *fastParser) array(depth int) (Value, bool) {
@@ -155,18 +167,12 @@ func (p *fastParser) array(depth int) (Value, bool) {
 			return Null, false
 		}
 		a = append(a, v)
-		p.space()
-		if p.i >= len(p.b) {
+		end, ok := p.next(']')
+		if !ok {
 			return Null, false
 		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
+		if end {
 			return Array(a), true
-		default:
-			return Null, false
 		}
 	}
 }
