@@ -22,7 +22,7 @@ type tx struct {
 	readOnly bool
 	done     bool
 	newStore bool  // EnsureVersionStore ran: relist tables for statistics at commit
-	epoch    int64 // write epoch taken at BEGIN (0: not known, read it)
+	epoch    int64 // write epoch taken at BEGIN (write transactions)
 }
 
 var _ store.Tx = (*tx)(nil)

@@ -19,19 +19,14 @@ type epochs struct {
 // Write transactions of this Store that did not ask also count, which only
 // makes the answer cautious. version is not needed: the epoch is the
 // namespace's.
-func (t *tx) Undisturbed(ctx context.Context, version string) (bool, error) {
+func (t *tx) Undisturbed(_ context.Context, version string) (bool, error) {
 	if t.readOnly {
 		return false, nil
 	}
-	e := t.epoch
-	if e == 0 {
-		if err := t.queryRow(ctx, `SELECT currval(`+t.n.epoch+`)`).Scan(&e); err != nil {
-			return false, t.s.errorf("read write epoch", err)
-		}
-	}
+	e := t.epoch // taken by BeginScope; sequences start at 1
 	t.s.epochs.mu.Lock()
 	defer t.s.epochs.mu.Unlock()
-	ok := t.s.epochs.last != 0 && e == t.s.epochs.last+1
+	ok := e != 0 && t.s.epochs.last != 0 && e == t.s.epochs.last+1
 	t.s.epochs.last = e
 	return ok, nil
 }
