@@ -3,10 +3,12 @@ package postgres_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -681,4 +683,47 @@ func TestStatisticsInTheBackground(t *testing.T) {
 		t.Errorf("ledger of 500 rows: reltuples %v, want 500 (analyzed)", tuples)
 	}
 	must(t, s.Close())
+}
+
+// TestJSONBWorkingState: version stores made before working state became
+// json keep a jsonb column; writes reach it through PostgreSQL's assignment
+// cast and reads return the same document.
+func TestJSONBWorkingState(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	ns := pgtest.Namespace(t, url)
+	s := open(t, url, ns, postgres.Options{})
+	ctx := t.Context()
+	set := shardSet(t)
+	tx, err := s.Begin(ctx)
+	must(t, err)
+	must(t, tx.PutVersion(ctx, &store.VersionRecord{Name: "v1", Definitions: set.Canonical, ContentHash: set.ContentHash}))
+	must(t, tx.EnsureVersionStore(ctx, "v1", set))
+	must(t, tx.Commit())
+	c := raw(t, url)
+	var typ string
+	must(t, c.QueryRow(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = $1::regclass AND attname = 'data'`, ns+"_v1.entity_state").Scan(&typ))
+	if typ != "json" {
+		t.Errorf("new store: entity_state.data is %s, want json", typ)
+	}
+	if _, err := c.Exec(ctx, `ALTER TABLE `+ns+`_v1.entity_state ALTER COLUMN data TYPE jsonb`); err != nil {
+		t.Fatal(err)
+	}
+	want := store.StateRecord{EntityID: "e1", EntityType: "thing", Status: store.StatusActive,
+		Data: []byte(`{"a":[1,2.5,"x"],"b":null}`), NextDeadline: store.NoTime}
+	for i := range 2 { // an insert, then an update of the same row
+		tx, err := s.Begin(ctx)
+		must(t, err)
+		must(t, tx.PutStates(ctx, "v1", []store.StateRecord{want}))
+		got, err := tx.States(ctx, "v1", []string{"e1"})
+		must(t, err)
+		must(t, tx.Commit())
+		var doc, wantDoc any
+		must(t, json.Unmarshal(got["e1"].Data, &doc))
+		must(t, json.Unmarshal(want.Data, &wantDoc))
+		if !reflect.DeepEqual(doc, wantDoc) || got["e1"].Status != want.Status {
+			t.Errorf("write %d to a jsonb store: read back %+v (%s), want %s", i, got["e1"], got["e1"].Data, want.Data)
+		}
+	}
 }
