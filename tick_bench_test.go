@@ -230,19 +230,19 @@ func BenchmarkTickFloorOnePercentDue(b *testing.B) {
 			return 0, err
 		}
 		defer tx.Rollback()
-		rows, err := query(tx, `SELECT entity_id, data, next_deadline FROM v.entity_state
+		rows, err := query(tx, `SELECT entity_id, entity_type, shard_hash, status, data, next_deadline FROM v.entity_state
 			WHERE next_deadline IS NOT NULL AND next_deadline <= ? ORDER BY next_deadline, entity_id LIMIT 1001`, asOf)
 		if err != nil {
 			return 0, err
 		}
 		type dueState struct {
-			id, data string
-			at       int64
+			id, typ, status, data string
+			shard, at             int64
 		}
 		var ds []dueState
 		for rows.Next() {
 			var x dueState
-			if err := rows.Scan(&x.id, &x.data, &x.at); err != nil {
+			if err := rows.Scan(&x.id, &x.typ, &x.shard, &x.status, &x.data, &x.at); err != nil {
 				rows.Close()
 				return 0, err
 			}
@@ -283,7 +283,7 @@ func BenchmarkTickFloorOnePercentDue(b *testing.B) {
 		var states, closes, inserts []any
 		for _, x := range ds {
 			r := open[x.id]
-			states = append(states, x.id, "customer", 0, "active", strings.Replace(x.data, `"trial"`, `"expired"`, 1), nil)
+			states = append(states, x.id, x.typ, x.shard, x.status, strings.Replace(x.data, `"trial"`, `"expired"`, 1), nil)
 			closes = append(closes, x.id, r[3], x.at)
 			nr := slices.Clone(r)
 			nr[1], nr[3], nr[4], nr[7], nr[9], nr[10] = "expired", x.at, nil, x.at, nil, start.UnixMicro()
