@@ -228,11 +228,16 @@ func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, ur
 	progress("Process ingest done: %.2fs", rep.Process.Wall.Seconds())
 
 	// 2. COPY floor of the rows run 1 left.
-	if rep.Floor, rep.FloorRows, err = pgFloor(ctx, url, ns, false); err != nil {
+	src, err := readPGSource(ctx, url, ns)
+	if err != nil {
+		return nil, fmt.Errorf("floor: read back: %w", err)
+	}
+	rep.FloorRows = src.counts
+	if rep.Floor, err = pgFloor(ctx, url, ns, src, false); err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
 	progress("floor done: %.2fs", rep.Floor.Duration.Seconds())
-	if rep.PatternFloor, _, err = pgFloor(ctx, url, ns, true); err != nil {
+	if rep.PatternFloor, err = pgFloor(ctx, url, ns, src, true); err != nil {
 		return nil, fmt.Errorf("pattern floor: %w", err)
 	}
 	progress("pattern floor done: %.2fs", rep.PatternFloor.Duration.Seconds())
@@ -388,7 +393,7 @@ func runShardChild(ctx context.Context, project string) error {
 // pgTable is one table of the namespace copied by the floor, with its rows
 // grouped by the chunk (transaction) of the ledger row that produced them.
 type pgTable struct {
-	src, dst pgx.Identifier
+	src, dst pgx.Identifier // dst: set per floor (pgFloor)
 	cols     []string
 	types    []string // per column, as information_schema names them
 	chunks   map[int][][]any
@@ -417,30 +422,33 @@ func pgChunkExpr(ns, table string) string {
 	return `NULL`
 }
 
-// pgFloor reads every data row the engine left in namespace ns (ledger,
-// identity, entity_ids, event_entities, merge_log; the version store's
-// history tables, entity_state, merged_ids, pending_relations), creates
-// empty copies of those tables (LIKE … INCLUDING ALL) in two scratch
-// schemas <ns>_floor and <ns>_floor_<version>, and times the COPY of the
-// rows into them: one transaction per ChunkSize ledger rows plus the rows
-// they produced, one CopyFrom per table and chunk, on one connection.
-func pgFloor(ctx context.Context, url, ns string, pattern bool) (*FloorResult, map[string]int, error) {
+// pgSource is what the COPY floors write: the rows the Process run left in
+// the tables that carry data, by chunk, ledger first, then the other main
+// tables, then the version store (the order the engine writes in).
+type pgSource struct {
+	tables  []*pgTable
+	nchunks int
+	counts  map[string]int // rows per table, "schema.table"
+}
+
+// readPGSource reads the floors' rows from namespace ns once.
+func readPGSource(ctx context.Context, url, ns string) (*pgSource, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer conn.Close(context.Background())
 	store := ns + "_" + Version
 	var head int64
 	if err := conn.QueryRow(ctx, `SELECT coalesce(max("sequence"), 0) FROM `+quoteIdent(ns)+`.ledger`).Scan(&head); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	nchunks := max(1, int((head+ChunkSize-1)/ChunkSize))
+	src := &pgSource{nchunks: max(1, int((head+ChunkSize-1)/ChunkSize)), counts: map[string]int{}}
 	rows, err := conn.Query(ctx, `SELECT table_schema, table_name FROM information_schema.tables
 		WHERE table_type = 'BASE TABLE' AND table_schema = ANY($1) ORDER BY table_schema = $2 DESC, table_name`,
 		[]string{ns, store}, ns)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	type ref struct{ schema, name string }
 	refs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ref, error) {
@@ -448,21 +456,9 @@ func pgFloor(ctx context.Context, url, ns string, pattern bool) (*FloorResult, m
 		return x, r.Scan(&x.schema, &x.name)
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	mainTables := map[string]bool{"ledger": true, "identity": true, "entity_ids": true, "event_entities": true, "merge_log": true}
-	kind := "floor"
-	if pattern {
-		kind = "pfloor"
-	}
-	dstSchema := map[string]string{ns: ns + "_" + kind, store: ns + "_" + kind + "_" + Version}
-	for _, sc := range dstSchema {
-		if _, err := conn.Exec(ctx, `CREATE SCHEMA `+quoteIdent(sc)); err != nil {
-			return nil, nil, err
-		}
-	}
-	var tables []*pgTable
-	counts := map[string]int{}
 	for _, r := range refs {
 		copied := (r.schema == ns && mainTables[r.name]) ||
 			(r.schema == store && (r.name == "entity_state" || r.name == "merged_ids" || r.name == "pending_relations" ||
@@ -470,19 +466,17 @@ func pgFloor(ctx context.Context, url, ns string, pattern bool) (*FloorResult, m
 		if !copied {
 			continue
 		}
-		t, err := readPGTable(ctx, conn, ns, r.schema, r.name, dstSchema[r.schema], nchunks)
+		t, err := readPGTable(ctx, conn, ns, r.schema, r.name, src.nchunks)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s.%s: %w", r.schema, r.name, err)
+			return nil, fmt.Errorf("read %s.%s: %w", r.schema, r.name, err)
 		}
 		if t.rows == 0 {
 			continue
 		}
-		counts[r.schema+"."+r.name] = t.rows
-		tables = append(tables, t)
+		src.counts[r.schema+"."+r.name] = t.rows
+		src.tables = append(src.tables, t)
 	}
-	// Ledger first, then the other main tables, then the version store:
-	// the order the engine writes in.
-	slices.SortStableFunc(tables, func(a, b *pgTable) int {
+	slices.SortStableFunc(src.tables, func(a, b *pgTable) int {
 		rank := func(t *pgTable) int {
 			switch {
 			case t.src[1] == "ledger":
@@ -494,10 +488,43 @@ func pgFloor(ctx context.Context, url, ns string, pattern bool) (*FloorResult, m
 		}
 		return rank(a) - rank(b)
 	})
+	return src, nil
+}
+
+// pgFloor creates empty copies of the source tables (LIKE … INCLUDING ALL)
+// in two scratch schemas, <ns>_floor and <ns>_floor_<version> (pfloor for
+// the pattern floor), and times writing src's rows into them: one
+// transaction per ChunkSize ledger rows plus the rows they produced, one
+// CopyFrom per table and chunk, on one connection; with pattern, also the
+// closes and working-state upserts of pgpattern.go.
+func pgFloor(ctx context.Context, url, ns string, src *pgSource, pattern bool) (*FloorResult, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	kind := "floor"
+	if pattern {
+		kind = "pfloor"
+	}
+	dstSchema := map[string]string{ns: ns + "_" + kind, ns + "_" + Version: ns + "_" + kind + "_" + Version}
+	for _, sc := range dstSchema {
+		if _, err := conn.Exec(ctx, `CREATE SCHEMA `+quoteIdent(sc)); err != nil {
+			return nil, err
+		}
+	}
+	// This floor's copies of the source tables, writing to its schemas.
+	tables := make([]*pgTable, len(src.tables))
+	for i, t := range src.tables {
+		c := *t
+		c.dst = pgx.Identifier{dstSchema[t.src[0]], t.src[1]}
+		tables[i] = &c
+	}
+	nchunks := src.nchunks
 	res := &FloorResult{Chunks: nchunks, ByTable: map[string]time.Duration{}}
 	for _, t := range tables {
 		if _, err := conn.Exec(ctx, `CREATE TABLE `+t.dst.Sanitize()+` (LIKE `+t.src.Sanitize()+` INCLUDING ALL)`); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		res.Rows += t.rows
 	}
@@ -541,21 +568,21 @@ func pgFloor(ctx context.Context, url, ns string, pattern bool) (*FloorResult, m
 	})
 	stop()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	res.Duration, res.CPU = sp.Wall, sp.CPU
-	return res, counts, nil
+	return res, nil
 }
 
 // readPGTable reads every row of schema.name, json and jsonb columns as
 // text (COPY writes them back as they were), each assigned to its chunk.
-func readPGTable(ctx context.Context, conn *pgx.Conn, ns, schema, name, dst string, nchunks int) (*pgTable, error) {
+func readPGTable(ctx context.Context, conn *pgx.Conn, ns, schema, name string, nchunks int) (*pgTable, error) {
 	rows, err := conn.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns
 		WHERE table_schema = $1 AND table_name = $2 AND is_generated = 'NEVER' ORDER BY ordinal_position`, schema, name)
 	if err != nil {
 		return nil, err
 	}
-	t := &pgTable{src: pgx.Identifier{schema, name}, dst: pgx.Identifier{dst, name}, chunks: map[int][][]any{}}
+	t := &pgTable{src: pgx.Identifier{schema, name}, chunks: map[int][][]any{}}
 	var sel []string
 	for rows.Next() {
 		var col, typ string
