@@ -17,27 +17,6 @@ import (
 	"github.com/defacto-dev/defacto/internal/store/sqlite"
 )
 
-const tickBenchDefs = `
-entities:
-  customer:
-    starts: lead
-    identity: {email: {}}
-    properties: {email: {type: string}}
-    states:
-      lead:
-        when:
-          signup: {effects: [create, {set: {property: email, from: event.email}}, {transition: {to: trial}}]}
-      trial:
-        after: [{type: state_duration, threshold: 14d, effects: [{transition: {to: expired}}]}]
-      expired: {}
-sources:
-  app:
-    event_type: type
-    timestamp: ts
-    events:
-      signup: {mappings: {email: email}, hints: {customer: [email]}}
-`
-
 // BenchmarkTickOnePercentDue measures one Tick when 1% of the entities are
 // due: N entities (DEFACTO_BENCH_ENTITIES, default 100000) enter trial on
 // 100 different days; each iteration ticks one day further, so exactly N/100
@@ -117,7 +96,11 @@ func tickBenchSetup(b *testing.B) (int, *defacto.Definitions, *defacto.Config) {
 		}
 	}
 	ctx := context.Background()
-	defs, err := defacto.ParseDefinitions([]byte(tickBenchDefs))
+	src, err := os.ReadFile("testdata/tick.yaml") // the tick tests' definitions
+	if err != nil {
+		b.Fatal(err)
+	}
+	defs, err := defacto.ParseDefinitions(src)
 	if err != nil {
 		b.Fatal(err)
 	}

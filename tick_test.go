@@ -3,6 +3,7 @@ package defacto
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -12,35 +13,8 @@ import (
 	"github.com/defacto-dev/defacto/internal/store"
 )
 
-// tickTestDefs: "signup" starts a 14-day trial; "spin" starts a pair of
-// states that move to each other every second, so a long tick stops each
-// spinner at the time-rule loop limit with its deadline still due.
-const tickTestDefs = `
-entities:
-  customer:
-    starts: lead
-    identity: {email: {}}
-    properties: {email: {type: string}}
-    states:
-      lead:
-        when:
-          signup: {effects: [create, {set: {property: email, from: event.email}}, {transition: {to: trial}}]}
-          spin: {effects: [create, {set: {property: email, from: event.email}}, {transition: {to: a}}]}
-      trial:
-        after: [{type: state_duration, threshold: 14d, effects: [{transition: {to: expired}}]}]
-      expired: {}
-      a:
-        after: [{type: state_duration, threshold: 1s, effects: [{transition: {to: b}}]}]
-      b:
-        after: [{type: state_duration, threshold: 1s, effects: [{transition: {to: a}}]}]
-sources:
-  app:
-    event_type: type
-    timestamp: ts
-    events:
-      signup: {mappings: {email: email}, hints: {customer: [email]}}
-      spin: {mappings: {email: email}, hints: {customer: [email]}}
-`
+// tickTestDefs are testdata/tick.yaml, shared with the tick benchmarks.
+const tickTestDefs = "testdata/tick.yaml"
 
 // countingStore counts write transactions.
 type countingStore struct {
@@ -82,7 +56,11 @@ func openTickTest(t *testing.T, events ...string) (*Engine, *countingStore) {
 // the test.
 func openTickEngine(t *testing.T, clock func() time.Time) *Engine {
 	t.Helper()
-	defs, err := ParseDefinitions([]byte(tickTestDefs))
+	src, err := os.ReadFile(tickTestDefs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := ParseDefinitions(src)
 	if err != nil {
 		t.Fatal(err)
 	}
