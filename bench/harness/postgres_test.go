@@ -87,3 +87,44 @@ func TestPostgresEndToEnd(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// pgSameStores tells schemas with equal rows from schemas whose rows differ,
+// json columns included.
+func TestPGSameStores(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	ns := pgtest.Namespace(t, url)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	a, b := ns+"_a", ns+"_b"
+	for _, q := range []string{
+		`CREATE SCHEMA ` + a, `CREATE SCHEMA ` + b,
+		`CREATE TABLE ` + a + `.t (id text, d json)`, `CREATE TABLE ` + b + `.t (id text, d json)`,
+		`INSERT INTO ` + a + `.t VALUES ('x', '{"k": 1}'), ('y', NULL)`,
+		`INSERT INTO ` + b + `.t VALUES ('y', NULL), ('x', '{"k": 1}')`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, sc := range []string{a, b} {
+			conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+sc+` CASCADE`)
+		}
+	})
+	if err := pgSameStores(ctx, url, a, b); err != nil {
+		t.Errorf("same rows in another order: %v", err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE `+b+`.t SET d = '{"k": 2}' WHERE id = 'x'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgSameStores(ctx, url, a, b); err == nil {
+		t.Error("a changed json value went unnoticed")
+	}
+	if err := pgSameStores(ctx, url, ns+"_none", b); err == nil {
+		t.Error("a schema without tables compared equal")
+	}
+}
