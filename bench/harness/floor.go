@@ -202,11 +202,10 @@ func scanAny(rows *sql.Rows, n int) ([]any, error) {
 
 // FloorResult is one timed raw insert of a snapshot.
 type FloorResult struct {
-	Rows     int
-	Chunks   int
-	Duration time.Duration
-	CPU      time.Duration // process CPU time (user+system) during Duration
-	ByTable  map[string]time.Duration
+	Span
+	Rows    int
+	Chunks  int
+	ByTable map[string]time.Duration
 }
 
 // Floor prepares a floor database in dir (PrepareFloor) and times one raw
@@ -222,7 +221,7 @@ func Floor(ctx context.Context, s *Snapshot, dir string, o FloorOptions, p *Prag
 	if stop(); err != nil {
 		return nil, err
 	}
-	return &FloorResult{Rows: f.rows, Chunks: len(f.chunks), Duration: sp.Wall, CPU: sp.CPU, ByTable: f.ByTable}, f.Close()
+	return &FloorResult{Span: sp, Rows: f.rows, Chunks: len(f.chunks), ByTable: f.ByTable}, f.Close()
 }
 
 // FloorDB is an empty database pair with the snapshot's schema, statements

@@ -14,16 +14,35 @@ import (
 )
 
 // Span is one timed section: wall-clock time and the process CPU time
-// (user+system) spent in it. Wall minus CPU is, on these measurements,
-// mostly time waiting for fsync.
+// (user+system) spent in it, and the writes the process made in it. Wall
+// minus CPU is, on these measurements, mostly time waiting for fsync.
 type Span struct {
 	Wall, CPU time.Duration
+	IO        IO
+}
+
+// IO counts the write system calls of the process and the bytes they
+// passed. Unlike times, these do not depend on the load of the machine: a
+// change that writes fewer pages shows here in a single run.
+type IO struct {
+	Writes, WriteBytes int64
+}
+
+func (a IO) sub(b IO) IO { return IO{a.Writes - b.Writes, a.WriteBytes - b.WriteBytes} }
+
+// add returns the sum of two spans.
+func (s Span) add(t Span) Span {
+	return Span{s.Wall + t.Wall, s.CPU + t.CPU, IO{s.IO.Writes + t.IO.Writes, s.IO.WriteBytes + t.IO.WriteBytes}}
 }
 
 func timed(f func() error) (Span, error) {
+	io0, _ := readIO()
 	c0, t0 := cputime.Process(), time.Now()
 	err := f()
-	return Span{Wall: time.Since(t0), CPU: cputime.Process() - c0}, err
+	sp := Span{Wall: time.Since(t0), CPU: cputime.Process() - c0}
+	io1, _ := readIO()
+	sp.IO = io1.sub(io0)
+	return sp, err
 }
 
 // ProcessRun is one timed Ingest(ctx, "app", events, defacto.Process) on a

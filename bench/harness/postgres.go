@@ -236,11 +236,11 @@ func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, ur
 	if rep.Floor, err = pgFloor(ctx, url, ns, src, false); err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	progress("floor done: %.2fs", rep.Floor.Duration.Seconds())
+	progress("floor done: %.2fs", rep.Floor.Wall.Seconds())
 	if rep.PatternFloor, err = pgFloor(ctx, url, ns, src, true); err != nil {
 		return nil, fmt.Errorf("pattern floor: %w", err)
 	}
-	progress("pattern floor done: %.2fs", rep.PatternFloor.Duration.Seconds())
+	progress("pattern floor done: %.2fs", rep.PatternFloor.Wall.Seconds())
 	if err := pgSameStores(ctx, url, ns+"_floor_"+Version, ns+"_pfloor_"+Version); err != nil {
 		return nil, fmt.Errorf("pattern floor: %w", err)
 	}
@@ -570,7 +570,7 @@ func pgFloor(ctx context.Context, url, ns string, src *pgSource, pattern bool) (
 	if err != nil {
 		return nil, err
 	}
-	res.Duration, res.CPU = sp.Wall, sp.CPU
+	res.Span = sp
 	return res, nil
 }
 
@@ -682,24 +682,24 @@ func printPGReport(out io.Writer, rep *PGReport) {
 	ratioRow := func(name string, a, b Span, goal string) {
 		fmt.Fprintf(tw, "%s\t\t\t\t\t\t%s\t%s\t%s\t\n", name, ratio(a.Wall, b.Wall), ratio(a.CPU, b.CPU), goal)
 	}
-	floor := Span{rep.Floor.Duration, rep.Floor.CPU}
+	floor := rep.Floor.Span
 	row("1 Ingest Process (defacto)", rep.Process)
 	row(fmt.Sprintf("2 floor: COPY of the same %d rows", rep.Floor.Rows), floor)
 	ratioRow("  Process / floor", rep.Process, floor, ">= 0.70")
-	pfloor := Span{rep.PatternFloor.Duration, rep.PatternFloor.CPU}
+	pfloor := rep.PatternFloor.Span
 	row("  floor with the engine's write pattern", pfloor)
 	ratioRow("  Process / pattern floor", rep.Process, pfloor, "")
 	row("3 Ingest AppendOnly, TotalShards 1", rep.Append1)
 	row(fmt.Sprintf("  Ingest AppendOnly, TotalShards %d", pgShards), rep.AppendN)
-	b1 := Span{rep.Build1.Wall, rep.Build1.CPU}
-	bn := Span{rep.BuildN.Wall, rep.BuildN.CPU}
+	b1 := Span{Wall: rep.Build1.Wall, CPU: rep.Build1.CPU}
+	bn := Span{Wall: rep.BuildN.Wall, CPU: rep.BuildN.CPU}
 	row("4 Build, 1 process (process wall)", b1)
 	row(fmt.Sprintf("  Build, %d processes (process wall)", pgShards), bn)
 	ratioRow(fmt.Sprintf("  speedup at %d (process wall)", pgShards), bn, b1, ">= 1.70")
-	row("  Build, 1 process (Build call)", Span{rep.Build1.BuildWall, rep.Build1.CPU})
-	row(fmt.Sprintf("  Build, %d processes (longest Build call)", pgShards), Span{rep.BuildN.BuildWall, rep.BuildN.CPU})
-	ratioRow(fmt.Sprintf("  speedup at %d (Build call)", pgShards), Span{rep.BuildN.BuildWall, rep.BuildN.CPU},
-		Span{rep.Build1.BuildWall, rep.Build1.CPU}, "")
+	row("  Build, 1 process (Build call)", Span{Wall: rep.Build1.BuildWall, CPU: rep.Build1.CPU})
+	row(fmt.Sprintf("  Build, %d processes (longest Build call)", pgShards), Span{Wall: rep.BuildN.BuildWall, CPU: rep.BuildN.CPU})
+	ratioRow(fmt.Sprintf("  speedup at %d (Build call)", pgShards), Span{Wall: rep.BuildN.BuildWall, CPU: rep.BuildN.CPU},
+		Span{Wall: rep.Build1.BuildWall, CPU: rep.Build1.CPU}, "")
 	tw.Flush()
 
 	fmt.Fprintln(out)
