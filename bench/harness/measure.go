@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -179,4 +180,30 @@ func rate(n int, d time.Duration) float64 {
 		return 0
 	}
 	return float64(n) / d.Seconds()
+}
+
+// machineLoad measures how many of the machine's CPUs were busy, and how
+// many the hypervisor took, between its creation and a call to stop: every
+// process counts (the harness, its children, the database server and
+// anything else running), which is what bounds a parallel speedup.
+type machineLoad struct {
+	busy, steal, all uint64
+	ok               bool
+}
+
+func startMachineLoad() machineLoad {
+	var m machineLoad
+	m.busy, m.steal, m.all, m.ok = cpuTimes()
+	return m
+}
+
+// stop returns the busy and stolen CPUs on average since start (0, 0 when
+// the platform does not say).
+func (m machineLoad) stop() (busy, steal float64) {
+	b, s, a, ok := cpuTimes()
+	if !m.ok || !ok || a <= m.all {
+		return 0, 0
+	}
+	n := float64(runtime.NumCPU()) / float64(a-m.all)
+	return float64(b-m.busy) * n, float64(s-m.steal) * n
 }

@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -36,6 +38,9 @@ import (
 
 var (
 	pgURL = flag.String("postgres", "", "run the PostgreSQL measurements on the server at `url` (Process vs COPY floor, 1 vs 2 shard processes)")
+	// shardRounds repeats the shard-scaling builds: single builds of a few
+	// seconds swing by 30% or more on a shared machine.
+	shardRounds = flag.Int("shard-rounds", 3, "rounds of the PostgreSQL shard-scaling builds (1 and 2 processes, alternately); the median is reported")
 	// Internal: set when the harness re-executes itself as one shard
 	// process of measurement 3 (hidden from -h).
 	shardChild = flag.Int("shard-child", -1, "internal: run Build as shard `id` and print the result as JSON")
@@ -133,9 +138,13 @@ type PGReport struct {
 	PatternFloor *FloorResult
 	// FloorRows is the row count per copied table, "schema.table".
 	FloorRows map[string]int
-	// Shard scaling: the AppendOnly ingests that fill both namespaces, and
-	// the builds of one process (TotalShards 1) and of pgShards processes.
+	// Shard scaling: the AppendOnly ingests that fill the namespaces of the
+	// first round, and the builds of one process (TotalShards 1) and of
+	// pgShards processes: Rounds holds every round, run alternately on a
+	// fresh pair of namespaces each; Build1 and BuildN are the runs of
+	// median wall time among them.
 	Append1, AppendN Span
+	Rounds           [][2]*ShardRun
 	Build1, BuildN   *ShardRun
 	// Namespaces are the namespaces the run made (all dropped when
 	// RunPostgres returns).
@@ -149,7 +158,10 @@ type ShardRun struct {
 	// the longest Build call inside them.
 	Wall, BuildWall time.Duration
 	CPU             time.Duration // sum of the children's CPU time during Build
-	Children        []ShardChildResult
+	// Busy and Steal are the machine's busy CPUs and the CPUs the
+	// hypervisor took, on average over Wall (measureLoad).
+	Busy, Steal float64
+	Children    []ShardChildResult
 }
 
 // ShardChildResult is what a -shard-child process prints.
@@ -164,11 +176,12 @@ type ShardChildResult struct {
 	RowsWritten  int
 }
 
-// RunPostgres runs the PostgreSQL measurements of w on the server at url.
+// RunPostgres runs the PostgreSQL measurements of w on the server at url,
+// with rounds (at least 1) rounds of the shard-scaling builds.
 // progress, when not nil, receives a line per finished step.
 // When cpuProfile is set, a CPU profile of the Process ingest (run 1) is
 // written to it.
-func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, url string, cpuProfile io.Writer, progress func(string, ...any)) (rep *PGReport, err error) {
+func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, url string, rounds int, cpuProfile io.Writer, progress func(string, ...any)) (rep *PGReport, err error) {
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
@@ -285,22 +298,40 @@ func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, ur
 		}
 		return sp, nil
 	}
-	ns1, nsN := fresh(), fresh()
-	if rep.Append1, err = fill(ns1, 1); err != nil {
-		return nil, fmt.Errorf("append-only ingest (1 shard): %w", err)
+	// The rounds alternate 1 and pgShards processes, so a change in the
+	// machine's load falls on both sides.
+	for r := range max(rounds, 1) {
+		ns1, nsN := fresh(), fresh()
+		a1, err := fill(ns1, 1)
+		if err != nil {
+			return nil, fmt.Errorf("append-only ingest (1 shard): %w", err)
+		}
+		aN, err := fill(nsN, pgShards)
+		if err != nil {
+			return nil, fmt.Errorf("append-only ingest (%d shards): %w", pgShards, err)
+		}
+		if r == 0 {
+			rep.Append1, rep.AppendN = a1, aN
+			progress("append-only ingests done: %.2fs, %.2fs", a1.Wall.Seconds(), aN.Wall.Seconds())
+		}
+		var round [2]*ShardRun
+		if round[0], err = runShards(ctx, url, ns1, 1); err != nil {
+			return nil, fmt.Errorf("build, 1 process: %w", err)
+		}
+		if round[1], err = runShards(ctx, url, nsN, pgShards); err != nil {
+			return nil, fmt.Errorf("build, %d processes: %w", pgShards, err)
+		}
+		rep.Rounds = append(rep.Rounds, round)
+		progress("builds, round %d: 1 process %.2fs, %d processes %.2fs", r+1, round[0].Wall.Seconds(), pgShards, round[1].Wall.Seconds())
+		// The round's namespaces are not read again: drop them now, so
+		// later rounds run on a server holding what the first did.
+		for _, ns := range []string{ns1, nsN} {
+			if err := dropNamespace(url, ns); err != nil {
+				return nil, fmt.Errorf("drop namespace %s: %w", ns, err)
+			}
+		}
 	}
-	if rep.AppendN, err = fill(nsN, pgShards); err != nil {
-		return nil, fmt.Errorf("append-only ingest (%d shards): %w", pgShards, err)
-	}
-	progress("append-only ingests done: %.2fs, %.2fs", rep.Append1.Wall.Seconds(), rep.AppendN.Wall.Seconds())
-	if rep.Build1, err = runShards(ctx, url, ns1, 1); err != nil {
-		return nil, fmt.Errorf("build, 1 process: %w", err)
-	}
-	progress("build, 1 process done: %.2fs", rep.Build1.Wall.Seconds())
-	if rep.BuildN, err = runShards(ctx, url, nsN, pgShards); err != nil {
-		return nil, fmt.Errorf("build, %d processes: %w", pgShards, err)
-	}
-	progress("build, %d processes done: %.2fs", pgShards, rep.BuildN.Wall.Seconds())
+	rep.Build1, rep.BuildN = medianRun(rep.Rounds, 0), medianRun(rep.Rounds, 1)
 	return rep, nil
 }
 
@@ -321,6 +352,7 @@ func runShards(ctx context.Context, url, ns string, total int) (*ShardRun, error
 		cmds[i].Stdout, cmds[i].Stderr = outs[i], errs[i]
 	}
 	run := &ShardRun{}
+	load := startMachineLoad()
 	t0 := time.Now()
 	for i, c := range cmds {
 		if err := c.Start(); err != nil {
@@ -338,6 +370,7 @@ func runShards(ctx context.Context, url, ns string, total int) (*ShardRun, error
 		}
 	}
 	run.Wall = time.Since(t0)
+	run.Busy, run.Steal = load.stop()
 	if werr != nil {
 		return nil, werr
 	}
@@ -354,6 +387,18 @@ func runShards(ctx context.Context, url, ns string, total int) (*ShardRun, error
 		run.Children = append(run.Children, r)
 	}
 	return run, nil
+}
+
+// medianRun returns the run of median wall time among side i (0: one
+// process, 1: pgShards processes) of rounds; with an even count, the
+// faster of the middle two.
+func medianRun(rounds [][2]*ShardRun, i int) *ShardRun {
+	runs := make([]*ShardRun, len(rounds))
+	for r, round := range rounds {
+		runs[r] = round[i]
+	}
+	slices.SortFunc(runs, func(a, b *ShardRun) int { return cmp.Compare(a.Wall, b.Wall) })
+	return runs[(len(runs)-1)/2]
 }
 
 // runShardChild is the -shard-child process: it opens shard *shardChild of
@@ -654,7 +699,7 @@ func runPostgresMain(ctx context.Context, p Params, project, cpuprofile string) 
 		defer f.Close()
 		prof = f
 	}
-	rep, err := RunPostgres(ctx, defs, w, *pgURL, prof, func(f string, a ...any) { progress(out, f, a...) })
+	rep, err := RunPostgres(ctx, defs, w, *pgURL, *shardRounds, prof, func(f string, a ...any) { progress(out, f, a...) })
 	if err != nil {
 		return err
 	}
@@ -693,7 +738,7 @@ func printPGReport(out io.Writer, rep *PGReport) {
 	row(fmt.Sprintf("  Ingest AppendOnly, TotalShards %d", pgShards), rep.AppendN)
 	b1 := Span{Wall: rep.Build1.Wall, CPU: rep.Build1.CPU}
 	bn := Span{Wall: rep.BuildN.Wall, CPU: rep.BuildN.CPU}
-	row("4 Build, 1 process (process wall)", b1)
+	row(fmt.Sprintf("4 Build, 1 process (process wall, median of %d)", len(rep.Rounds)), b1)
 	row(fmt.Sprintf("  Build, %d processes (process wall)", pgShards), bn)
 	ratioRow(fmt.Sprintf("  speedup at %d (process wall)", pgShards), bn, b1, ">= 1.70")
 	row("  Build, 1 process (Build call)", Span{Wall: rep.Build1.BuildWall, CPU: rep.Build1.CPU})
@@ -701,6 +746,23 @@ func printPGReport(out io.Writer, rep *PGReport) {
 	ratioRow(fmt.Sprintf("  speedup at %d (Build call)", pgShards), Span{Wall: rep.BuildN.BuildWall, CPU: rep.BuildN.CPU},
 		Span{Wall: rep.Build1.BuildWall, CPU: rep.Build1.CPU}, "")
 	tw.Flush()
+
+	fmt.Fprintln(out)
+	var per []string
+	for _, r := range rep.Rounds {
+		per = append(per, fmt.Sprintf("%.2f/%.2fs = %.2f", r[0].Wall.Seconds(), r[1].Wall.Seconds(), r[0].Wall.Seconds()/r[1].Wall.Seconds()))
+	}
+	fmt.Fprintf(out, "Shard rounds (1 process / %d processes = speedup): %s\n", pgShards, strings.Join(per, ", "))
+	if b := rep.Build1.Busy; b > 0 {
+		// Every process counts in the machine's busy time; the speedup can
+		// be no larger than the CPUs the single build left idle allow.
+		ncpu := float64(runtime.NumCPU())
+		fmt.Fprintf(out, "Machine CPUs busy (harness, PostgreSQL server, anything else), of %d: %.2f during the median 1-process build,\n", runtime.NumCPU(), b)
+		fmt.Fprintf(out, "  %.2f during the median %d-process one (hypervisor steal %.2f and %.2f). So on this machine a %d-process build\n",
+			rep.BuildN.Busy, pgShards, rep.Build1.Steal, rep.BuildN.Steal, pgShards)
+		fmt.Fprintf(out, "  can be at most %.2f times as fast as the 1-process one (CPUs / busy CPUs of the 1-process build, capped at %d).\n",
+			min(ncpu/b, float64(pgShards)), pgShards)
+	}
 
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "Details")
@@ -724,7 +786,7 @@ func printPGReport(out io.Writer, rep *PGReport) {
 		}
 		fmt.Fprintf(out, "  %s wall time by table (s): %s\n", f.label, strings.Join(parts, ", "))
 	}
-	for _, sr := range []*ShardRun{rep.Build1, rep.BuildN} {
+	for _, sr := range []*ShardRun{rep.Build1, rep.BuildN} { // the median runs
 		for _, c := range sr.Children {
 			fmt.Fprintf(out, "  Build shard %d/%d: mode %s, processed %d, created %d, recomputed %d, rows written %d; open %.2fs, Build %.2fs wall, %.2fs CPU\n",
 				c.Shard, c.Total, c.Mode, c.Processed, c.Created, c.Recomputed, c.RowsWritten,

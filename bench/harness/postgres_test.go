@@ -39,7 +39,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := Generate(Params{Events: 200, Customers: 50, Merges: 2, LateShare: 0.05})
-	rep, err := RunPostgres(ctx, defs, w, url, nil, nil)
+	rep, err := RunPostgres(ctx, defs, w, url, 1, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
