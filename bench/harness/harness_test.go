@@ -349,3 +349,17 @@ func dumpFloor(t *testing.T, dir string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestMedianRun(t *testing.T) {
+	run := func(s int) *ShardRun { return &ShardRun{Wall: time.Duration(s) * time.Second} }
+	rounds := [][2]*ShardRun{{run(5), run(3)}, {run(4), run(9)}, {run(6), run(2)}}
+	if got := medianRun(rounds, 0).Wall; got != 5*time.Second {
+		t.Errorf("median of 5, 4, 6 = %v", got)
+	}
+	if got := medianRun(rounds, 1).Wall; got != 3*time.Second {
+		t.Errorf("median of 3, 9, 2 = %v", got)
+	}
+	if got := medianRun(rounds[:2], 1).Wall; got != 3*time.Second {
+		t.Errorf("median of 3, 9 = %v, want the faster middle one", got)
+	}
+}

@@ -39,7 +39,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := Generate(Params{Events: 200, Customers: 50, Merges: 2, LateShare: 0.05})
-	rep, err := RunPostgres(ctx, defs, w, url, 1, nil, nil)
+	rep, err := RunPostgres(ctx, defs, w, url, 2, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +51,10 @@ func TestPostgresEndToEnd(t *testing.T) {
 	}
 	if pf := rep.PatternFloor; pf.Rows != rep.Floor.Rows || pf.ByTable["customer_history_all (closes)"] == 0 || pf.ByTable["entity_state (upserts)"] == 0 {
 		t.Errorf("pattern floor: %d rows (floor %d), %v", pf.Rows, rep.Floor.Rows, pf.ByTable)
+	}
+	if len(rep.Rounds) != 2 || (rep.Build1 != rep.Rounds[0][0] && rep.Build1 != rep.Rounds[1][0]) ||
+		(rep.BuildN != rep.Rounds[0][1] && rep.BuildN != rep.Rounds[1][1]) {
+		t.Fatalf("rounds %v, median runs %p %p", rep.Rounds, rep.Build1, rep.BuildN)
 	}
 	if len(rep.Build1.Children) != 1 || len(rep.BuildN.Children) != pgShards {
 		t.Fatalf("shard processes: %d and %d", len(rep.Build1.Children), len(rep.BuildN.Children))
