@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/defacto-dev/defacto"
-	"github.com/defacto-dev/defacto/internal/cputime"
+	"github.com/defacto-dev/defacto/internal/procstat"
 	"github.com/defacto-dev/defacto/internal/store/sqlite"
 )
 
@@ -49,7 +49,7 @@ func BenchmarkTickOnePercentDue(b *testing.B) {
 	// The first day's trials expire on day 14; ticking to the end of day
 	// 14+k expires exactly day k's entities.
 	day := 0
-	cpu0 := cputime.Process()
+	cpu0 := procstat.Process()
 	for b.Loop() {
 		if day >= 100 {
 			b.Fatal("more than 100 iterations: run with -benchtime=Nx, N <= 100")
@@ -65,7 +65,7 @@ func BenchmarkTickOnePercentDue(b *testing.B) {
 		}
 		day++
 	}
-	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(procstat.Process()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(due), "due/op")
 	// The store holds what the ticks reported: day×N/100 expired entities,
 	// one new row each.
@@ -299,7 +299,7 @@ func BenchmarkTickFloorOnePercentDue(b *testing.B) {
 		b.Fatal(err)
 	}
 	day := 0
-	cpu0 := cputime.Process()
+	cpu0 := procstat.Process()
 	for b.Loop() {
 		if day >= 100 {
 			b.Fatal("more than 100 iterations: run with -benchtime=Nx, N <= 100")
@@ -314,7 +314,7 @@ func BenchmarkTickFloorOnePercentDue(b *testing.B) {
 		}
 		day++
 	}
-	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(procstat.Process()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(due), "due/op")
 	var expired, openRows int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE customer_state = 'expired'),

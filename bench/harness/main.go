@@ -36,6 +36,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/defacto-dev/defacto/internal/procstat"
 )
 
 func main() {
@@ -240,7 +242,7 @@ func run() error {
 	ratioRow("  full rebuild / scan", n, app.Rebuild, scanned, scan, ">= 0.50")
 	tw.Flush()
 
-	if _, ok := readIO(); ok {
+	if _, ok := procstat.Writes(); ok {
 		fmt.Fprintln(out)
 		fmt.Fprintln(out, "Writes per 1000 events (write system calls and MiB passed to them, from /proc/self/io): exact, so they do not")
 		fmt.Fprintln(out, "move with the machine's load; SQLite writes each WAL frame with two calls and each checkpointed page with one.")

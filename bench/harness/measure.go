@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/defacto-dev/defacto"
-	"github.com/defacto-dev/defacto/internal/cputime"
+	"github.com/defacto-dev/defacto/internal/procstat"
 )
 
 // Span is one timed section: wall-clock time and the process CPU time
@@ -19,30 +19,23 @@ import (
 // minus CPU is, on these measurements, mostly time waiting for fsync.
 type Span struct {
 	Wall, CPU time.Duration
-	IO        IO
+	// IO: write system calls and bytes. Unlike times, they do not depend
+	// on the load of the machine.
+	IO procstat.IO
 }
-
-// IO counts the write system calls of the process and the bytes they
-// passed. Unlike times, these do not depend on the load of the machine: a
-// change that writes fewer pages shows here in a single run.
-type IO struct {
-	Writes, WriteBytes int64
-}
-
-func (a IO) sub(b IO) IO { return IO{a.Writes - b.Writes, a.WriteBytes - b.WriteBytes} }
 
 // add returns the sum of two spans.
 func (s Span) add(t Span) Span {
-	return Span{s.Wall + t.Wall, s.CPU + t.CPU, IO{s.IO.Writes + t.IO.Writes, s.IO.WriteBytes + t.IO.WriteBytes}}
+	return Span{s.Wall + t.Wall, s.CPU + t.CPU, procstat.IO{Writes: s.IO.Writes + t.IO.Writes, WriteBytes: s.IO.WriteBytes + t.IO.WriteBytes}}
 }
 
 func timed(f func() error) (Span, error) {
-	io0, _ := readIO()
-	c0, t0 := cputime.Process(), time.Now()
+	io0, _ := procstat.Writes()
+	c0, t0 := procstat.Process(), time.Now()
 	err := f()
-	sp := Span{Wall: time.Since(t0), CPU: cputime.Process() - c0}
-	io1, _ := readIO()
-	sp.IO = io1.sub(io0)
+	sp := Span{Wall: time.Since(t0), CPU: procstat.Process() - c0}
+	io1, _ := procstat.Writes()
+	sp.IO = io1.Sub(io0)
 	return sp, err
 }
 
@@ -193,14 +186,14 @@ type machineLoad struct {
 
 func startMachineLoad() machineLoad {
 	var m machineLoad
-	m.busy, m.steal, m.all, m.ok = cpuTimes()
+	m.busy, m.steal, m.all, m.ok = procstat.Machine()
 	return m
 }
 
 // stop returns the busy and stolen CPUs on average since start (0, 0 when
 // the platform does not say).
 func (m machineLoad) stop() (busy, steal float64) {
-	b, s, a, ok := cpuTimes()
+	b, s, a, ok := procstat.Machine()
 	if !m.ok || !ok || a <= m.all {
 		return 0, 0
 	}

@@ -26,7 +26,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/defacto-dev/defacto/internal/cputime"
+	"github.com/defacto-dev/defacto/internal/procstat"
 )
 
 // Workload sizes. They are constants so that every driver does exactly the
@@ -797,7 +797,7 @@ func BenchWrite(b *testing.B, d Driver, label string, cacheKiB int) {
 	chunk := make([]Event, EventsPerTx)
 	events := 0
 	b.ReportAllocs()
-	cpu0 := cputime.Process()
+	cpu0 := procstat.Process()
 	for b.Loop() {
 		for range TxPerOp {
 			for i := range chunk {
@@ -809,7 +809,7 @@ func BenchWrite(b *testing.B, d Driver, label string, cacheKiB int) {
 			events += len(chunk)
 		}
 	}
-	cpu := float64((cputime.Process() - cpu0).Microseconds()) / float64(events)
+	cpu := float64((procstat.Process() - cpu0).Microseconds()) / float64(events)
 	perSec := float64(events) / b.Elapsed().Seconds()
 	b.ReportMetric(perSec, "events/s")
 	b.ReportMetric(cpu, "cpu-µs/event")
@@ -842,7 +842,7 @@ func BenchScan(b *testing.B, d Driver, decode bool) {
 	ctx := context.Background()
 	rows := 0
 	b.ReportAllocs()
-	cpu0 := cputime.Process()
+	cpu0 := procstat.Process()
 	for b.Loop() {
 		n, err := ScanLedger(ctx, db, decode)
 		if err != nil {
@@ -853,7 +853,7 @@ func BenchScan(b *testing.B, d Driver, decode bool) {
 		}
 		rows += n
 	}
-	cpu := float64((cputime.Process() - cpu0).Microseconds()) / float64(rows) * 1000
+	cpu := float64((procstat.Process() - cpu0).Microseconds()) / float64(rows) * 1000
 	perSec := float64(rows) / b.Elapsed().Seconds()
 	b.ReportMetric(perSec, "rows/s")
 	b.ReportMetric(cpu, "cpu-µs/krow")

@@ -1,8 +1,6 @@
 //go:build !unix
 
-// Package cputime reads the CPU time a process has used, for benchmarks that
-// report CPU beside wall time.
-package cputime
+package procstat
 
 import "time"
 

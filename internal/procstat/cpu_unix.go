@@ -1,10 +1,6 @@
 //go:build unix
 
-// Package cputime reads the CPU time a process has used, for benchmarks that
-// report CPU beside wall time: on a shared machine wall time includes waiting
-// for a CPU, and CPU time misses fsync waits, so each tells what the other
-// hides.
-package cputime
+package procstat
 
 import (
 	"syscall"
