@@ -252,9 +252,13 @@ func BenchmarkTickFloorOnePercentDue(b *testing.B) {
 		for i, x := range ds {
 			ids[i] = x.id
 		}
-		in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+		// The engine's OpenRows: the last current-belief row of each id,
+		// if open.
+		in := strings.TrimSuffix(strings.Repeat("(?), ", len(ids)), ", ")
 		rows, err = query(tx, `SELECT `+cols+` FROM v.customer_history_all
-			WHERE superseded_at IS NULL AND valid_to IS NULL AND customer_id IN (`+in+`)`, ids...)
+			WHERE superseded_at IS NULL AND valid_to IS NULL AND rowid IN (SELECT (SELECT x.rowid FROM v.customer_history_all AS x
+				WHERE x.customer_id = l.column1 AND x.superseded_at IS NULL ORDER BY x.valid_from DESC LIMIT 1)
+				FROM (VALUES `+in+`) AS l)`, ids...)
 		if err != nil {
 			return 0, err
 		}

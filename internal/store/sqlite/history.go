@@ -191,8 +191,14 @@ func (t *tx) OpenRows(ctx context.Context, version string, ent *definition.Entit
 		return nil, fmt.Errorf("sqlite: read open rows of %s in %s: %w", entName(ent), version, err)
 	}
 	out := make(map[string]store.HistoryRow, len(ids))
+	// An entity's open row is its current-belief row with the latest
+	// valid_from, if that row is not closed: one seek of the unique
+	// (id, valid_from) index per id (no index of open rows is kept; see
+	// versionStoreDDL).
 	err = inChunks(uniq(ids), inChunk, func(c []string) error {
-		rows, err := t.query(ctx, h.selRows+`"valid_to" IS NULL AND `+h.id+` IN (`+params(len(c))+`)`, anys(c)...)
+		rows, err := t.query(ctx, h.selRows+`"valid_to" IS NULL AND rowid IN (SELECT (SELECT x.rowid FROM `+h.table+` AS x
+			WHERE x.`+h.id+` = v.column1 AND x."superseded_at" IS NULL ORDER BY x."valid_from" DESC LIMIT 1)
+			FROM (VALUES `+rowParams(len(c), 1)+`) AS v)`, anys(c)...)
 		if err != nil {
 			return err
 		}

@@ -227,7 +227,12 @@ func versionStoreDDL(sc string, set *definition.Set) ([]string, error) {
 		ddl = append(ddl,
 			createTable(sc, tbl, names, types),
 			createIndex(sc, tbl, "current", true, []string{id, "valid_from"}, `"superseded_at" IS NULL`),
-			createIndex(sc, tbl, "open", false, []string{id}, `"superseded_at" IS NULL AND "valid_to" IS NULL`),
+			// No index of open rows (history.md §2 lists one): OpenRows
+			// finds an entity's open row as the last current-belief row
+			// of the unique index above, and the open index cost a write
+			// to one more randomly placed page for every history change
+			// (a fifth of a tick's writes). Stores made before drop it.
+			`DROP INDEX IF EXISTS `+sc+`.`+quote(indexName(tbl+"_open")),
 			createIndex(sc, tbl, "valid_from", false, []string{"valid_from"}, ""),
 			createIndex(sc, tbl, "merged_into", false, []string{"merged_into"}, `"merged_into" IS NOT NULL`),
 			`CREATE VIEW IF NOT EXISTS `+sc+`.`+quote(e.Name+"_history")+` AS SELECT `+quoteAll(names, "")+

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"os"
@@ -88,7 +89,10 @@ func TestEnsureVersionStore(t *testing.T) {
 		}
 	}
 	rows.Close()
-	for _, n := range []string{"customer_history_all_current", "customer_history_all_open", "customer_history_all_valid_from",
+	if _, ok := idx["customer_history_all_open"]; ok {
+		t.Error("index customer_history_all_open exists: OpenRows reads the current index")
+	}
+	for _, n := range []string{"customer_history_all_current", "customer_history_all_valid_from",
 		"customer_history_all_merged_into", "rel_places_history_all_current", "rel_places_history_all_source_open",
 		"rel_places_history_all_target_open", "merged_ids_canonical_id", "entity_state_next_deadline",
 		"pending_relations_key_hash", indexName(longEntity + "_history_all_merged_into")} {
@@ -102,6 +106,46 @@ func TestEnsureVersionStore(t *testing.T) {
 	}
 	var n int
 	must(t, db.QueryRow(`SELECT count(*) FROM relationships`).Scan(&n))
+}
+
+// A store made before the open-row index was dropped loses it when it is
+// next opened for writing, and OpenRows seeks the unique current index
+// once per id instead.
+func TestOpenRowIndexDropped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	ensure(t, s, "v1", testSet())
+	db := rawDB(t, filepath.Join(dir, "defacto.v1.db"))
+	if _, err := db.Exec(`CREATE INDEX customer_history_all_open ON customer_history_all (customer_id)
+		WHERE superseded_at IS NULL AND valid_to IS NULL`); err != nil {
+		t.Fatal(err)
+	}
+	ensure(t, s, "v1", testSet())
+	var n int
+	must(t, db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'customer_history_all_open'`).Scan(&n))
+	if n != 0 {
+		t.Error("the open-row index of an older store survived")
+	}
+	rows, err := s.Query(ctx, "v1", `EXPLAIN QUERY PLAN SELECT customer_id FROM "v1".customer_history_all
+		WHERE superseded_at IS NULL AND valid_to IS NULL AND rowid IN (SELECT (SELECT x.rowid FROM "v1".customer_history_all AS x
+			WHERE x.customer_id = v.column1 AND x.superseded_at IS NULL ORDER BY x.valid_from DESC LIMIT 1)
+			FROM (VALUES ('a'), ('b')) AS v)`)
+	must(t, err)
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		must(t, rows.Scan(&id, &parent, &notused, &detail))
+		plan = append(plan, detail)
+	}
+	rows.Close()
+	p := strings.Join(plan, "; ")
+	if !strings.Contains(p, "customer_history_all_current (customer_id=?)") || strings.Contains(p, "SCAN customer_history_all") ||
+		strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("plan = %s, want one search of the current index per id and rowid lookups", p)
+	}
 }
 
 func TestRelationshipsViewWithoutRelationships(t *testing.T) {

@@ -173,9 +173,30 @@ func testHistory(f *fixture) {
 			f.t.Errorf("OpenRows(nil) = %v, %v", open, err)
 		}
 	})
+	// An entity whose last row is closed has no open row; one whose later
+	// rows were superseded has its earlier row open again, while the
+	// superseded row at 40 still has no valid_to.
+	f.write(func(tx store.Tx) {
+		f.must(tx.WriteHistories(f.ctx, v1, ent, []*store.HistoryWrite{
+			{EntityID: "c3", Now: base + 400, Insert: []store.HistoryRow{hrow("c3", t10, t20)}},
+			{EntityID: "c4", Now: base + 400, Insert: []store.HistoryRow{hrow("c4", t10, base+40), hrow("c4", base+40, store.NoTime)}},
+		}))
+	})
+	f.write(func(tx store.Tx) {
+		f.must(tx.WriteHistory(f.ctx, v1, ent, &store.HistoryWrite{EntityID: "c4", Now: base + 500,
+			Supersede: []int64{t10, base + 40}, Insert: []store.HistoryRow{withName(hrow("c4", t10, store.NoTime), "again")}}))
+	})
+	f.read(func(tx store.Tx) {
+		open, err := tx.OpenRows(f.ctx, v1, ent, []string{"c1", "c3", "c4"})
+		f.must(err)
+		if len(open) != 2 || !sameHistory(open["c1"], want[2]) ||
+			!sameHistory(open["c4"], rec(withName(hrow("c4", t10, store.NoTime), "again"), base+500)) {
+			f.t.Errorf("OpenRows(c1, c3, c4) = %+v, want c1's row at 30 and c4's row at 10", open)
+		}
+	})
 	// Transaction time: the superseded row survives with both instants.
 	rows := f.queryRows(f.s, v1, `SELECT valid_from, valid_to, recorded_at, superseded_at FROM customer_history_all
-		ORDER BY valid_from, recorded_at`)
+		WHERE customer_id = 'c1' ORDER BY valid_from, recorded_at`)
 	type tt struct{ from, to, rec, sup int64 }
 	var got []tt
 	for _, r := range rows {
