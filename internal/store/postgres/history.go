@@ -382,7 +382,12 @@ func (t *tx) OpenRows(ctx context.Context, version string, ent *definition.Entit
 	h, err := t.history(version, ent)
 	if err == nil && len(ids) > 0 {
 		var rows pgx.Rows
-		rows, err = t.query(ctx, h.selRows+`"valid_to" IS NULL AND `+h.id+` = ANY($1::text[])`, uniq(ids))
+		// An entity's open row is its last current-belief row by
+		// valid_from, if not closed: one backward probe of the unique
+		// (id, valid_from) index per id.
+		rows, err = t.query(ctx, `SELECT o.* FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL (SELECT `+h.cols+`
+			FROM `+h.table+` WHERE `+h.id+` = k.id AND "superseded_at" IS NULL ORDER BY "valid_from" DESC LIMIT 1) AS o
+			WHERE o."valid_to" IS NULL`, uniq(ids))
 		if err == nil {
 			err = scanHistory(rows, h, func(r store.HistoryRow) { out[r.EntityID] = r })
 		}

@@ -727,3 +727,46 @@ func TestJSONBWorkingState(t *testing.T) {
 		}
 	}
 }
+
+// A version store of format 1 has an index of open history rows; ensuring
+// it again drops the index, records format 2, and OpenRows reads the unique
+// current index instead.
+func TestStoreFormat1LosesOpenIndex(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	ns := pgtest.Namespace(t, url)
+	s := open(t, url, ns, postgres.Options{})
+	ctx := t.Context()
+	set := shardSet(t)
+	ensureStore := func() {
+		tx, err := s.Begin(ctx)
+		must(t, err)
+		must(t, tx.PutVersion(ctx, &store.VersionRecord{Name: "v1", Definitions: set.Canonical, ContentHash: set.ContentHash}))
+		must(t, tx.EnsureVersionStore(ctx, "v1", set))
+		must(t, tx.Commit())
+	}
+	ensureStore()
+	c := raw(t, url)
+	sc := ns + "_v1"
+	openIndex := func() (n int) {
+		must(t, c.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'thing_history_all_open'`, sc).Scan(&n))
+		return n
+	}
+	if openIndex() != 0 {
+		t.Fatal("a new store has an open-row index")
+	}
+	for _, q := range []string{
+		`CREATE INDEX thing_history_all_open ON ` + sc + `.thing_history_all (thing_id) WHERE superseded_at IS NULL AND valid_to IS NULL`,
+		`UPDATE ` + sc + `.store_meta SET value = '1' WHERE key = 'format_version'`,
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ensureStore()
+	var f string
+	must(t, c.QueryRow(ctx, `SELECT value FROM `+sc+`.store_meta WHERE key = 'format_version'`).Scan(&f))
+	if openIndex() != 0 || f != "2" {
+		t.Errorf("after ensuring a format-1 store: %d open-row indexes, format %s; want none and 2", openIndex(), f)
+	}
+}

@@ -15,8 +15,9 @@ import (
 )
 
 // storeFormatVersion is the layout version of version stores this code
-// writes, kept in the store's own store_meta table.
-const storeFormatVersion = 1
+// writes, kept in the store's own store_meta table. 2: no index of open
+// history rows (a store of format 1 loses it when next ensured).
+const storeFormatVersion = 2
 
 // EnsureVersionStore creates the version store of name for set, or checks
 // an existing one. A store already complete for set (its store_meta names
@@ -259,7 +260,10 @@ func versionStoreDDL(sc string, set *definition.Set) ([]string, error) {
 		ddl = append(ddl,
 			createTable(sc, tbl, names, types),
 			createIndex(sc, tbl, "current", true, []string{id, "valid_from"}, `"superseded_at" IS NULL`),
-			createIndex(sc, tbl, "open", false, []string{id}, `"superseded_at" IS NULL AND "valid_to" IS NULL`),
+			// No index of open rows (as on SQLite; docs/design.md):
+			// OpenRows reads an entity's last current-belief row from the
+			// unique index above. Stores of format 1 drop theirs.
+			`DROP INDEX IF EXISTS `+sc+`.`+quote(indexName(tbl+"_open")),
 			createIndex(sc, tbl, "valid_from", false, []string{"valid_from"}, ""),
 			createIndex(sc, tbl, "merged_into", false, []string{"merged_into"}, `"merged_into" IS NOT NULL`),
 			`CREATE OR REPLACE VIEW `+sc+`.`+quote(e.Name+"_history")+` AS SELECT `+quoteAll(names, "")+
