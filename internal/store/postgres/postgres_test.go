@@ -694,12 +694,7 @@ func TestJSONBWorkingState(t *testing.T) {
 	ns := pgtest.Namespace(t, url)
 	s := open(t, url, ns, postgres.Options{})
 	ctx := t.Context()
-	set := shardSet(t)
-	tx, err := s.Begin(ctx)
-	must(t, err)
-	must(t, tx.PutVersion(ctx, &store.VersionRecord{Name: "v1", Definitions: set.Canonical, ContentHash: set.ContentHash}))
-	must(t, tx.EnsureVersionStore(ctx, "v1", set))
-	must(t, tx.Commit())
+	ensureV1(t, s, shardSet(t))
 	c := raw(t, url)
 	var typ string
 	must(t, c.QueryRow(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
@@ -738,14 +733,7 @@ func TestStoreFormat1LosesOpenIndex(t *testing.T) {
 	s := open(t, url, ns, postgres.Options{})
 	ctx := t.Context()
 	set := shardSet(t)
-	ensureStore := func() {
-		tx, err := s.Begin(ctx)
-		must(t, err)
-		must(t, tx.PutVersion(ctx, &store.VersionRecord{Name: "v1", Definitions: set.Canonical, ContentHash: set.ContentHash}))
-		must(t, tx.EnsureVersionStore(ctx, "v1", set))
-		must(t, tx.Commit())
-	}
-	ensureStore()
+	ensureV1(t, s, set)
 	c := raw(t, url)
 	sc := ns + "_v1"
 	openIndex := func() (n int) {
@@ -763,10 +751,21 @@ func TestStoreFormat1LosesOpenIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ensureStore()
+	ensureV1(t, s, set)
 	var f string
 	must(t, c.QueryRow(ctx, `SELECT value FROM `+sc+`.store_meta WHERE key = 'format_version'`).Scan(&f))
 	if openIndex() != 0 || f != "2" {
 		t.Errorf("after ensuring a format-1 store: %d open-row indexes, format %s; want none and 2", openIndex(), f)
 	}
+}
+
+// ensureV1 registers set as version v1 of s and ensures its store.
+func ensureV1(t *testing.T, s *postgres.Store, set *definition.Set) {
+	t.Helper()
+	ctx := t.Context()
+	tx, err := s.Begin(ctx)
+	must(t, err)
+	must(t, tx.PutVersion(ctx, &store.VersionRecord{Name: "v1", Definitions: set.Canonical, ContentHash: set.ContentHash}))
+	must(t, tx.EnsureVersionStore(ctx, "v1", set))
+	must(t, tx.Commit())
 }

@@ -117,19 +117,9 @@ func TestDueStates(t *testing.T) {
 		{``, `entity_state_next_deadline (next_deadline>? AND next_deadline<?)`},
 		{` AND ("next_deadline", "entity_id") > (10, 'b')`, `entity_state_next_deadline ((next_deadline,entity_id)>(?,?) AND next_deadline<?)`},
 	} {
-		rows, err := s.Query(ctx, "v1", `EXPLAIN QUERY PLAN SELECT "entity_id" FROM "v1"."entity_state"
+		p := queryPlan(t, s, "v1", `SELECT "entity_id" FROM "v1"."entity_state"
 			WHERE "next_deadline" IS NOT NULL AND "next_deadline" <= 30`+c.where+` AND "status" = 'active'
 			ORDER BY "next_deadline", "entity_id" LIMIT 10`)
-		must(t, err)
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			must(t, rows.Scan(&id, &parent, &notused, &detail))
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
 		if !strings.Contains(p, c.want) || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("plan = %s, want a search of %s", p, c.want)
 		}

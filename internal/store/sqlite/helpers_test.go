@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/defacto-dev/defacto/internal/definition"
@@ -118,4 +120,22 @@ func ensure(t *testing.T, s *Store, v string, set *definition.Set) {
 		must(t, tx.PutVersion(t.Context(), &store.VersionRecord{Name: v, Definitions: []byte("{}"), ContentHash: set.ContentHash}))
 		must(t, tx.EnsureVersionStore(t.Context(), v, set))
 	})
+}
+
+// queryPlan returns the EXPLAIN QUERY PLAN details of q against version v,
+// joined with "; ".
+func queryPlan(t *testing.T, s *Store, v, q string) string {
+	t.Helper()
+	rows, err := s.Query(context.Background(), v, `EXPLAIN QUERY PLAN `+q)
+	must(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		must(t, rows.Scan(&id, &parent, &notused, &detail))
+		plan = append(plan, detail)
+	}
+	must(t, rows.Err())
+	return strings.Join(plan, "; ")
 }
