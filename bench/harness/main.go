@@ -152,23 +152,27 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("read back: %w", err)
 	}
-	floorDir, err := freshDir(base, "floor")
-	if err != nil {
-		return err
-	}
 	pragmas, err := ReadEnginePragmas(ctx, procDir)
 	if err != nil {
 		return fmt.Errorf("read the engine's pragmas: %w", err)
 	}
-	floor, err := Floor(ctx, snap, floorDir, FloorOptions{}, pragmas, "floor")
+	// Each floor in a directory of its own, so -keep keeps all three.
+	runFloor := func(name string, o FloorOptions) (*FloorResult, error) {
+		dir, err := freshDir(base, name)
+		if err != nil {
+			return nil, err
+		}
+		return Floor(ctx, snap, dir, o, pragmas, name)
+	}
+	floor, err := runFloor("floor", FloorOptions{})
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
-	patFloor, err := Floor(ctx, snap, floorDir, FloorOptions{Pattern: true}, pragmas, "floor-pattern")
+	patFloor, err := runFloor("floor-pattern", FloorOptions{Pattern: true})
 	if err != nil {
 		return fmt.Errorf("pattern floor: %w", err)
 	}
-	ledgerFloor, err := Floor(ctx, snap, floorDir, FloorOptions{Keep: func(t *Table) bool { return t.Schema == "main" && t.Name == "ledger" }}, pragmas, "floor-ledger")
+	ledgerFloor, err := runFloor("floor-ledger", FloorOptions{Keep: func(t *Table) bool { return t.Schema == "main" && t.Name == "ledger" }})
 	if err != nil {
 		return fmt.Errorf("ledger floor: %w", err)
 	}
