@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -22,7 +23,8 @@ import (
 // is how close the engine comes to the least any implementation of the
 // spec's one-transaction-per-chunk rule must write. It is a lower bound:
 // rows superseded later (late events, merges) are inserted already
-// superseded, and intermediate working states have the final state's size.
+// superseded, and intermediate working states are the final one wrapped
+// with their chunk number (varyStates).
 
 // pattern is what the pattern floor changes in a snapshot's tables.
 type pattern struct {
@@ -92,7 +94,47 @@ func planPattern(s *Snapshot) *pattern {
 			p.states[c] = append(p.states[c], r)
 		}
 	}
+	p.varyStates(sid)
 	return p
+}
+
+// varyStates makes every upsert of a state but the entity's last one write
+// a document of its own (the final document wrapped with the chunk number),
+// as the engine's intermediate states differ from each other. Upserting the
+// final row every time would cost a page write only once: SQLite leaves a
+// page clean when an update rewrites a cell with identical bytes.
+func (p *pattern) varyStates(sid int) {
+	data := p.state.colIndex("data")
+	if data < 0 {
+		return
+	}
+	last := map[string]int{} // entity id → last chunk that upserts it
+	for c, rows := range p.states {
+		for _, r := range rows {
+			id, _ := r[sid].(string)
+			last[id] = c
+		}
+	}
+	for c, rows := range p.states {
+		for i, r := range rows {
+			id, _ := r[sid].(string)
+			if last[id] == c {
+				continue
+			}
+			var doc string
+			switch d := r[data].(type) {
+			case string:
+				doc = d
+			case []byte:
+				doc = string(d)
+			default:
+				continue
+			}
+			v := slices.Clone(r)
+			v[data] = fmt.Sprintf(`{"chunk":%d,"state":%s}`, c, doc)
+			rows[i] = v
+		}
+	}
 }
 
 // planHistory splits each entity's current rows of t into open inserts and
