@@ -17,7 +17,7 @@ func TestParseLine(t *testing.T) {
 		{`4765  pwrite64(8</w/p/x.db-wal>, "\x00\x00\x01\x2a\x00\x00\x00\x07"..., 24, 4152) = 24`, true, "/w/p/x.db", 298, true},
 		// Printable bytes come through unescaped: 'A' is 0x41.
 		{`1 pwrite64(3</a/b.db-wal>, "\x00\x00\x00A\x00\x00\x00\x00"..., 24, 56) = 24`, true, "/a/b.db", 65, false},
-		{`4765  pwrite64(8</w/p/x.db-wal>, "SQLi"..., 4096, 56) = 4096`, false, "", 0, false}, // a page, not a header
+		{`4765  pwrite64(8</w/p/x.db-wal>, "SQLi"..., 4096, 56) = 4096`, false, "", 0, false},        // a page, not a header
 		{`4765  pwrite64(8</w/p/x.db-wal>, "\x37\x7f\x06\x82"..., 32, 0) = 32`, false, "", 0, false}, // the WAL header
 		{`4765  pwrite64(9</w/p/x.db>, "\x00\x00\x00\x01"..., 24, 0) = 24`, false, "", 0, false},     // not a WAL
 	} {
