@@ -159,7 +159,7 @@ type ShardRun struct {
 	Wall, BuildWall time.Duration
 	CPU             time.Duration // sum of the children's CPU time during Build
 	// Busy and Steal are the machine's busy CPUs and the CPUs the
-	// hypervisor took, on average over Wall (measureLoad).
+	// hypervisor took, on average over Wall (machineLoad).
 	Busy, Steal float64
 	Children    []ShardChildResult
 }
