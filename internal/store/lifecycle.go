@@ -99,7 +99,8 @@ type LifecycleTx interface {
 	// --- erasure and redaction ---
 
 	// LinksOf returns, for every ledger row linked (by entity_id or
-	// resolved_entity_id) to one of ids, all of that row's links.
+	// resolved_entity_id) to one of ids, all of that row's links. The
+	// links' invariant of ResolvedEvents applies.
 	LinksOf(ctx context.Context, ids []string) (map[int64][]Link, error)
 	// DeleteEvents deletes ledger rows and their links and lists their
 	// event ids as erased by erasureID.

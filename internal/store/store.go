@@ -114,6 +114,9 @@ type Tx interface {
 	EntityEvents(ctx context.Context, entityID string, maxSeq int64) ([]LedgerRow, error)
 	// ResolvedEvents returns live rows whose link's resolved_entity_id is one
 	// of ids, with sequence < beforeSeq, ordered by (timestamp, sequence).
+	// Callers keep the links' invariant: a link's entity_id is its
+	// resolved_entity_id or on that entity's merged_into chain (entity_ids),
+	// as merges leave it; a backend may find the links through it.
 	ResolvedEvents(ctx context.Context, ids []string, beforeSeq int64) ([]LedgerRow, error)
 	// EventsOfEntities is EntityEvents for several entities at once: per id,
 	// the live rows linked to it with sequence <= maxSeq, ordered by

@@ -124,6 +124,19 @@ func (t *tx) InsertEntity(ctx context.Context, e store.EntityRecord) error {
 
 const linkCols = `"sequence", entity_type, entity_id, resolved_entity_id, shard_hash`
 
+// ownersOf returns a WITH clause defining owner(id): the n ids bound first
+// and every entity their merged_into chains lead to. A link's entity_id is
+// always on the chain of its resolved_entity_id (a merge moves the loser's
+// links to the winner and records the winner as the loser's merged_into),
+// so the links first resolved to some ids are among the links whose
+// entity_id is an owner: reads by first owner go through the entity_id
+// index, and event_entities keeps no index of resolved_entity_id.
+func ownersOf(n int) string {
+	return `WITH RECURSIVE owner(id) AS (VALUES ` + rowParams(n, 1) + `
+		UNION SELECT x.merged_into FROM entity_ids x JOIN owner ON x.entity_id = owner.id WHERE x.merged_into IS NOT NULL)
+		`
+}
+
 // InsertLinks inserts event_entities rows with multi-row INSERTs.
 func (t *tx) InsertLinks(ctx context.Context, links []store.Link) error {
 	const cols = 5

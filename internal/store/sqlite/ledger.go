@@ -202,12 +202,12 @@ func (t *tx) EntityEvents(ctx context.Context, entityID string, maxSeq int64) ([
 func (t *tx) ResolvedEvents(ctx context.Context, ids []string, beforeSeq int64) ([]store.LedgerRow, error) {
 	var out []store.LedgerRow
 	seen := make(map[int64]bool)
-	err := inChunks(uniq(ids), inChunk, func(c []string) error {
-		rows, err := t.query(ctx, `SELECT `+ledgerColsOf+` FROM ledger l
+	err := inChunks(uniq(ids), inChunk/2, func(c []string) error {
+		rows, err := t.query(ctx, ownersOf(len(c))+`SELECT `+ledgerColsOf+` FROM ledger l
 			WHERE l."sequence" IN (SELECT "sequence" FROM event_entities
-				WHERE resolved_entity_id IN (`+params(len(c))+`) AND "sequence" < ?)
+				WHERE entity_id IN (SELECT id FROM owner) AND resolved_entity_id IN (`+params(len(c))+`) AND "sequence" < ?)
 			AND l.duplicate_of IS NULL AND l.normalize_error IS NULL
-			ORDER BY l."timestamp", l."sequence"`, append(anys(c), beforeSeq)...)
+			ORDER BY l."timestamp", l."sequence"`, append(append(anys(c), anys(c)...), beforeSeq)...)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/defacto-dev/defacto/internal/store"
@@ -161,4 +162,24 @@ func TestUpdateNormalized(t *testing.T) {
 			t.Errorf("row = %+v\nwant %+v", all[1], upd)
 		}
 	})
+}
+
+// Reads by first owner (ResolvedEvents, LinksOf) go through the entity_id
+// index of event_entities, which keeps no index of resolved_entity_id.
+func TestReadsByFirstOwnerUseTheOwnerIndex(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, t.TempDir())
+	ensure(t, s, "v1", testSet())
+	for _, q := range []string{
+		ownersOf(2) + `SELECT ` + ledgerColsOf + ` FROM ledger l WHERE l."sequence" IN (SELECT "sequence" FROM event_entities
+			WHERE entity_id IN (SELECT id FROM owner) AND resolved_entity_id IN ('a', 'b') AND "sequence" < 9)`,
+		ownersOf(1) + `SELECT e."sequence" FROM event_entities e WHERE e."sequence" IN (SELECT "sequence" FROM event_entities
+			WHERE entity_id IN (SELECT id FROM owner) AND (entity_id IN ('a') OR resolved_entity_id IN ('a')))`,
+	} {
+		q = strings.NewReplacer("(?)", "('a')").Replace(q)
+		p := queryPlan(t, s, "v1", q)
+		if !strings.Contains(p, "SEARCH event_entities USING INDEX event_entities_entity_id") || strings.Contains(p, "SCAN event_entities") {
+			t.Errorf("plan = %s, want a search of event_entities_entity_id", p)
+		}
+	}
 }

@@ -286,11 +286,12 @@ func (t *tx) CountFailedEvents(ctx context.Context, version string) (int64, erro
 // LinksOf returns all links of every row linked to one of ids.
 func (t *tx) LinksOf(ctx context.Context, ids []string) (map[int64][]store.Link, error) {
 	out := map[int64][]store.Link{}
-	err := chunked(uniq(ids), inChunk/2, func(c []string) error {
-		args := append(anys(c), anys(c)...)
-		rows, err := t.query(ctx, `SELECT e."sequence", e.entity_type, e.entity_id, e.resolved_entity_id, e.shard_hash
+	err := chunked(uniq(ids), inChunk/3, func(c []string) error {
+		args := append(append(anys(c), anys(c)...), anys(c)...)
+		rows, err := t.query(ctx, ownersOf(len(c))+`SELECT e."sequence", e.entity_type, e.entity_id, e.resolved_entity_id, e.shard_hash
 			FROM event_entities e WHERE e."sequence" IN (SELECT "sequence" FROM event_entities
-			WHERE entity_id IN (`+params(len(c))+`) OR resolved_entity_id IN (`+params(len(c))+`))`, args...)
+			WHERE entity_id IN (SELECT id FROM owner)
+				AND (entity_id IN (`+params(len(c))+`) OR resolved_entity_id IN (`+params(len(c))+`)))`, args...)
 		if err != nil {
 			return err
 		}

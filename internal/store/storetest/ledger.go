@@ -207,10 +207,20 @@ func testEntityEvents(f *fixture) {
 		r := rows[4]
 		r.DuplicateOf = s[0]
 		f.must(tx.UpdateNormalized(f.ctx, r))
+		// c2 was merged into c1 and p1 into o1: their links moved to the
+		// winners and keep their first owner.
+		for _, e := range []store.EntityRecord{
+			{ID: "c1", Type: "customer", BirthSeq: s[0]},
+			{ID: "c2", Type: "customer", BirthSeq: s[1], Status: store.StatusMerged, MergedInto: "c1"},
+			{ID: "o1", Type: "order", BirthSeq: s[1]},
+			{ID: "p1", Type: "order", BirthSeq: s[1], Status: store.StatusMerged, MergedInto: "o1"},
+		} {
+			f.must(tx.InsertEntity(f.ctx, e))
+		}
 		f.must(tx.InsertLinks(f.ctx, []store.Link{
 			{Seq: s[0], EntityType: "customer", EntityID: "c1"},
 			{Seq: s[1], EntityType: "customer", EntityID: "c1", ResolvedID: "c2"},
-			{Seq: s[1], EntityType: "order", EntityID: "o1", ResolvedID: "c1"},
+			{Seq: s[1], EntityType: "order", EntityID: "o1", ResolvedID: "p1"},
 			{Seq: s[2], EntityType: "customer", EntityID: "c1"},
 			{Seq: s[3], EntityType: "customer", EntityID: "c1", ResolvedID: "c2"},
 			{Seq: s[4], EntityType: "customer", EntityID: "c1"},
@@ -227,13 +237,16 @@ func testEntityEvents(f *fixture) {
 		got, err = tx.EntityEvents(f.ctx, "nobody", s[4])
 		f.must(err)
 		checkLedger(f.t, "EntityEvents(nobody)", got, nil)
-		// e2 is resolved to both c2 (customer) and c1 (order): once.
 		got, err = tx.ResolvedEvents(f.ctx, []string{"c2", "c1"}, s[3])
 		f.must(err)
 		checkLedger(f.t, "ResolvedEvents(c1, c2)", got, []store.LedgerRow{rows[1], rows[2], rows[0]})
 		got, err = tx.ResolvedEvents(f.ctx, []string{"c2"}, s[4]+1)
 		f.must(err)
 		checkLedger(f.t, "ResolvedEvents(c2)", got, []store.LedgerRow{rows[1], rows[3]})
+		// e2 was first resolved to both c2 (customer) and p1 (order): once.
+		got, err = tx.ResolvedEvents(f.ctx, []string{"c2", "p1"}, s[4]+1)
+		f.must(err)
+		checkLedger(f.t, "ResolvedEvents(c2, p1)", got, []store.LedgerRow{rows[1], rows[3]})
 		got, err = tx.ResolvedEvents(f.ctx, nil, s[4])
 		f.must(err)
 		checkLedger(f.t, "ResolvedEvents(nil)", got, nil)
