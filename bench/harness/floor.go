@@ -54,9 +54,9 @@ var bookkeeping = map[string]bool{
 	"meta": true, "definition_versions": true, "build_state": true, "store_meta": true, "sqlite_sequence": true,
 }
 
-// chunkExpr says which ledger sequence produced a row of a table: the row
-// goes into that sequence's chunk. NULL (or a table not listed) means the
-// last chunk.
+// chunkExpr says which ledger sequence produced a row of a table (aliased
+// t): the row goes into that sequence's chunk. NULL (or a table not listed)
+// means the last chunk.
 func chunkExpr(schema, table string) string {
 	switch {
 	case schema == "main" && (table == "ledger" || table == "event_entities"):
@@ -71,10 +71,25 @@ func chunkExpr(schema, table string) string {
 		return `json_extract(data, '$.last_applied_seq')`
 	case table == "merged_ids":
 		return `(SELECT m.merge_seq FROM main.merge_log m WHERE m.from_entity_id = entity_id)`
-	case strings.HasSuffix(table, "_history_all"), table == "pending_relations":
+	case strings.HasSuffix(table, "_history_all"):
+		return historyChunkExpr(schema+`."`+table+`"`, `"`+strings.TrimSuffix(table, "_history_all")+`_id"`)
+	case table == "pending_relations":
 		return `event_sequence`
 	}
 	return `NULL`
+}
+
+// historyChunkExpr is the sequence that produced a history row of table
+// (aliased t, entity id column id): its event's, or for a row no event
+// produced (a time rule fired before the entity's next event) the sequence
+// of the entity's next current row, whose event made the engine fire the
+// rule and write both rows in its chunk. Only rows with neither go to the
+// last chunk; filing every fired row there would let the floors append them
+// all at the end, which no ingest can.
+func historyChunkExpr(table, id string) string {
+	return `COALESCE(t.event_sequence, (SELECT n.event_sequence FROM ` + table + ` n WHERE n.` + id + ` = t.` + id + `
+		AND n.superseded_at IS NULL AND n.valid_from > t.valid_from AND n.event_sequence IS NOT NULL
+		ORDER BY n.valid_from LIMIT 1))`
 }
 
 // dsn is the connection string of a harness SQLite connection: WAL, a busy
@@ -161,7 +176,7 @@ func ReadSnapshot(ctx context.Context, dir string) (*Snapshot, error) {
 }
 
 func readTable(ctx context.Context, db *sql.DB, schema, name string, chunks int) (*Table, error) {
-	q := `SELECT ` + chunkExpr(schema, name) + `, * FROM ` + schema + `."` + name + `"`
+	q := `SELECT ` + chunkExpr(schema, name) + `, t.* FROM ` + schema + `."` + name + `" t`
 	if schema == "main" && name == "ledger" {
 		q += ` ORDER BY "sequence"`
 	}

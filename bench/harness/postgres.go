@@ -445,9 +445,9 @@ type pgTable struct {
 	rows     int
 }
 
-// pgChunkExpr says which ledger sequence produced a row of a table (the
-// PostgreSQL form of chunkExpr); NULL means the last chunk.
-func pgChunkExpr(ns, table string) string {
+// pgChunkExpr says which ledger sequence produced a row of table in schema
+// (the PostgreSQL form of chunkExpr); NULL means the last chunk.
+func pgChunkExpr(ns, schema, table string) string {
 	switch {
 	case table == "ledger" || table == "event_entities":
 		return `"sequence"`
@@ -461,7 +461,9 @@ func pgChunkExpr(ns, table string) string {
 		return `(data->>'last_applied_seq')::bigint`
 	case table == "merged_ids":
 		return `(SELECT m.merge_seq FROM ` + quoteIdent(ns) + `.merge_log m WHERE m.from_entity_id = t.entity_id)`
-	case strings.HasSuffix(table, "_history_all"), table == "pending_relations":
+	case strings.HasSuffix(table, "_history_all"):
+		return historyChunkExpr(quoteIdent(schema)+"."+quoteIdent(table), quoteIdent(strings.TrimSuffix(table, "_history_all")+"_id"))
+	case table == "pending_relations":
 		return `event_sequence`
 	}
 	return `NULL`
@@ -645,7 +647,7 @@ func readPGTable(ctx context.Context, conn *pgx.Conn, ns, schema, name string, n
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	q := `SELECT ` + pgChunkExpr(ns, name) + `, ` + strings.Join(sel, ", ") + ` FROM ` + t.src.Sanitize() + ` t`
+	q := `SELECT ` + pgChunkExpr(ns, schema, name) + `, ` + strings.Join(sel, ", ") + ` FROM ` + t.src.Sanitize() + ` t`
 	if name == "ledger" {
 		q += ` ORDER BY "sequence"`
 	}
