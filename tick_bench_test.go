@@ -49,8 +49,7 @@ func BenchmarkTickOnePercentDue(b *testing.B) {
 	// The first day's trials expire on day 14; ticking to the end of day
 	// 14+k expires exactly day k's entities.
 	day := 0
-	cpu0 := procstat.Process()
-	io0, _ := procstat.Writes()
+	m := startMeter()
 	for b.Loop() {
 		if day >= 100 {
 			b.Fatal("more than 100 iterations: run with -benchtime=Nx, N <= 100")
@@ -66,8 +65,7 @@ func BenchmarkTickOnePercentDue(b *testing.B) {
 		}
 		day++
 	}
-	b.ReportMetric(float64(procstat.Process()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
-	reportWrites(b, io0)
+	m.report(b)
 	b.ReportMetric(float64(due), "due/op")
 	// The store holds what the ticks reported: day×N/100 expired entities,
 	// one new row each.
@@ -84,12 +82,23 @@ func BenchmarkTickOnePercentDue(b *testing.B) {
 	}
 }
 
-// reportWrites reports the write system calls per iteration since io0
-// (WAL frames are two calls each, checkpointed pages one): unlike times,
-// the count does not move with the machine's load.
-func reportWrites(b *testing.B, io0 procstat.IO) {
-	if io1, ok := procstat.Writes(); ok {
-		b.ReportMetric(float64(io1.Sub(io0).Writes)/float64(b.N), "writes/op")
+// meter reports a tick benchmark's CPU time and write system calls per
+// iteration: unlike wall time, the write count (WAL frames are two calls
+// each, checkpointed pages one) does not move with the machine's load.
+type meter struct {
+	cpu time.Duration
+	io  procstat.IO
+}
+
+func startMeter() meter {
+	io, _ := procstat.Writes()
+	return meter{cpu: procstat.Process(), io: io}
+}
+
+func (m meter) report(b *testing.B) {
+	b.ReportMetric(float64(procstat.Process()-m.cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	if io, ok := procstat.Writes(); ok {
+		b.ReportMetric(float64(io.Sub(m.io).Writes)/float64(b.N), "writes/op")
 	}
 }
 
@@ -314,8 +323,7 @@ func BenchmarkTickFloorOnePercentDue(b *testing.B) {
 		b.Fatal(err)
 	}
 	day := 0
-	cpu0 := procstat.Process()
-	io0, _ := procstat.Writes()
+	m := startMeter()
 	for b.Loop() {
 		if day >= 100 {
 			b.Fatal("more than 100 iterations: run with -benchtime=Nx, N <= 100")
@@ -330,8 +338,7 @@ func BenchmarkTickFloorOnePercentDue(b *testing.B) {
 		}
 		day++
 	}
-	b.ReportMetric(float64(procstat.Process()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
-	reportWrites(b, io0)
+	m.report(b)
 	b.ReportMetric(float64(due), "due/op")
 	var expired, openRows int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE customer_state = 'expired'),

@@ -13,8 +13,9 @@ import (
 	"github.com/defacto-dev/defacto/internal/store"
 )
 
-// tickTestDefs are testdata/tick.yaml, shared with the tick benchmarks.
-const tickTestDefs = "testdata/tick.yaml"
+// tickDefsPath holds the tick tests' definitions, shared with the tick
+// benchmarks.
+const tickDefsPath = "testdata/tick.yaml"
 
 // countingStore counts write transactions.
 type countingStore struct {
@@ -27,7 +28,7 @@ func (s *countingStore) Begin(ctx context.Context) (store.Tx, error) {
 	return s.Store.Begin(ctx)
 }
 
-// openTickTest opens an engine on tickTestDefs with the clock at
+// openTickTest opens an engine on tickDefsPath with the clock at
 // 2024-01-01 (so ingests fire no time rule) and ingests events, given as
 // type:email:offset-in-seconds.
 func openTickTest(t *testing.T, events ...string) (*Engine, *countingStore) {
@@ -52,11 +53,11 @@ func openTickTest(t *testing.T, events ...string) (*Engine, *countingStore) {
 	return e, cs
 }
 
-// openTickEngine opens an engine on tickTestDefs with clock, closed with
+// openTickEngine opens an engine on tickDefsPath with clock, closed with
 // the test.
 func openTickEngine(t *testing.T, clock func() time.Time) *Engine {
 	t.Helper()
-	src, err := os.ReadFile(tickTestDefs)
+	src, err := os.ReadFile(tickDefsPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,12 +15,16 @@
 //     merged_ids), read back with SQL and inserted raw into an empty
 //     database pair with the same DDL, 100 ledger rows and the rows they
 //     produced per transaction, through prepared statements, with the SQLite
-//     settings read from a connection of the engine's own store. Also with
-//     the version store at synchronous=NORMAL when the engine's is not, and
-//     the ledger rows alone.
+//     settings read from a connection of the engine's own store. Also the
+//     pattern floor (pattern.go: the same rows plus the closes and
+//     working-state upserts of the chunk rule) and the ledger rows alone,
+//     each floor in a directory of its own.
 //  3. On another fresh file: AppendOnly ingest, incremental Build, full
 //     rebuild (BuildOptions{Full: true}) and Tick.
 //  4. A raw ledger scan: SELECT every ledger row, json-decode data.
+//
+// Each measurement also counts its write system calls (internal/procstat),
+// which, unlike times, do not move with the machine's load.
 package main
 
 import (
@@ -29,10 +33,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -313,15 +315,8 @@ func run() error {
 		fb.Mode, fb.EventsProcessed, fb.EntitiesRecomputed, fb.RowsWritten, fb.RowsSuperseded, fb.Timing.Interpret)
 	fmt.Fprintf(out, "  Floor rows (%d transactions): %s\n", floor.Chunks, strings.Join(tableRows, ", "))
 	fmt.Fprintf(out, "  Floor settings, read from an engine connection: %s\n", pragmas)
-	byTable := func(label string, m map[string]time.Duration) {
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			parts = append(parts, fmt.Sprintf("%s %.2f", k, m[k].Seconds()))
-		}
-		fmt.Fprintf(out, "  %s wall time by table (s): %s\n", label, strings.Join(parts, ", "))
-	}
-	byTable("Floor", floor.ByTable)
-	byTable("Pattern floor", patFloor.ByTable)
+	printByTable(out, "Floor", floor.ByTable)
+	printByTable(out, "Pattern floor", patFloor.ByTable)
 	if *keep {
 		fmt.Fprintln(out, "  databases kept in", base)
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/defacto-dev/defacto"
@@ -26,7 +29,7 @@ type Span struct {
 
 // add returns the sum of two spans.
 func (s Span) add(t Span) Span {
-	return Span{s.Wall + t.Wall, s.CPU + t.CPU, procstat.IO{Writes: s.IO.Writes + t.IO.Writes, WriteBytes: s.IO.WriteBytes + t.IO.WriteBytes}}
+	return Span{s.Wall + t.Wall, s.CPU + t.CPU, s.IO.Add(t.IO)}
 }
 
 func timed(f func() error) (Span, error) {
@@ -165,6 +168,15 @@ func freshDir(base, name string) (string, error) {
 		return "", err
 	}
 	return d, os.MkdirAll(d, 0o755)
+}
+
+// printByTable prints a floor's wall time per table on one line.
+func printByTable(out io.Writer, label string, m map[string]time.Duration) {
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, m[k].Seconds()))
+	}
+	fmt.Fprintf(out, "  %s wall time by table (s): %s\n", label, strings.Join(parts, ", "))
 }
 
 // rate is events (or rows) per second.

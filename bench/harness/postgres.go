@@ -778,16 +778,8 @@ func printPGReport(out io.Writer, rep *PGReport) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, rep.FloorRows[k]))
 	}
 	fmt.Fprintf(out, "  Floor rows (%d transactions): %s\n", rep.Floor.Chunks, strings.Join(parts, ", "))
-	for _, f := range []struct {
-		label string
-		res   *FloorResult
-	}{{"Floor", rep.Floor}, {"Pattern floor", rep.PatternFloor}} {
-		parts = parts[:0]
-		for _, k := range slices.Sorted(maps.Keys(f.res.ByTable)) {
-			parts = append(parts, fmt.Sprintf("%s %.2f", k, f.res.ByTable[k].Seconds()))
-		}
-		fmt.Fprintf(out, "  %s wall time by table (s): %s\n", f.label, strings.Join(parts, ", "))
-	}
+	printByTable(out, "Floor", rep.Floor.ByTable)
+	printByTable(out, "Pattern floor", rep.PatternFloor.ByTable)
 	for _, sr := range []*ShardRun{rep.Build1, rep.BuildN} { // the median runs
 		for _, c := range sr.Children {
 			fmt.Fprintf(out, "  Build shard %d/%d: mode %s, processed %d, created %d, recomputed %d, rows written %d; open %.2fs, Build %.2fs wall, %.2fs CPU\n",

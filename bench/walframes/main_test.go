@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -45,4 +48,17 @@ func FuzzUnescape(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		unescape(s) // must not panic
 	})
+}
+
+func TestRunNeedsFrameHeaders(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "trace.txt")
+	if err := os.WriteFile(log, []byte("1 openat(AT_FDCWD, \"x\", O_RDONLY) = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(log); err == nil || !strings.Contains(err.Error(), "no WAL frame headers") {
+		t.Errorf("run on a log without frame headers: %v", err)
+	}
+	if err := run(filepath.Join(t.TempDir(), "missing.txt")); err == nil {
+		t.Error("run on a missing log succeeded")
+	}
 }

@@ -15,6 +15,9 @@ type IO struct {
 // Sub returns a - b.
 func (a IO) Sub(b IO) IO { return IO{a.Writes - b.Writes, a.WriteBytes - b.WriteBytes} }
 
+// Add returns a + b.
+func (a IO) Add(b IO) IO { return IO{a.Writes + b.Writes, a.WriteBytes + b.WriteBytes} }
+
 // Writes returns the process's write counters so far (syscw and wchar of
 // /proc/self/io): what the process asked the kernel to write, whether or
 // not it reached the disk.

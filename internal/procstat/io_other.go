@@ -10,6 +10,9 @@ type IO struct {
 // Sub returns a - b.
 func (a IO) Sub(b IO) IO { return IO{a.Writes - b.Writes, a.WriteBytes - b.WriteBytes} }
 
+// Add returns a + b.
+func (a IO) Add(b IO) IO { return IO{a.Writes + b.Writes, a.WriteBytes + b.WriteBytes} }
+
 // Writes is not measured on this platform.
 func Writes() (IO, bool) { return IO{}, false }
 
