@@ -253,7 +253,7 @@ func (e *Engine) build(ctx context.Context, opts BuildOptions, d *detection) (*B
 }
 
 // incrementalBuild catches up identity, then interprets the pending range,
-// 1000 events per transaction.
+// BatchSize events per pair of transactions (identity, then interpretation).
 //
 // Identity and interpretation run in separate transactions of their own
 // scopes (scale.md §2): the identity stage is global work, one process at a
@@ -273,9 +273,9 @@ func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *
 			if err != nil {
 				return err
 			}
-			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+1000))
+			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+int64(e.cfg.BatchSize)))
 			stats.pending.addMerges(merges)
-			done = min(head, idc+1000) >= head
+			done = min(head, idc+int64(e.cfg.BatchSize)) >= head
 			return err
 		})
 		if err == nil {
@@ -378,9 +378,9 @@ func (e *Engine) fullBuild(ctx context.Context, mode string, stats *runStats, re
 			if err != nil {
 				return err
 			}
-			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+1000))
+			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+int64(e.cfg.BatchSize)))
 			stats.pending.addMerges(merges)
-			done = min(head, idc+1000) >= head
+			done = min(head, idc+int64(e.cfg.BatchSize)) >= head
 			return err
 		})
 		if err != nil {

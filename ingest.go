@@ -10,6 +10,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/defacto-dev/defacto/internal/definition"
@@ -25,6 +26,9 @@ type record struct {
 	raw   []byte      // JSON as given (nil when it did not parse)
 	val   value.Value // decoded object
 	err   string      // parse problem, e.g. "line 3: invalid JSON: …"
+	// flush marks no record: the input went idle, so the records so far
+	// are committed now instead of when the chunk is full (idleFlush).
+	flush bool
 }
 
 // Ingest normalizes, deduplicates and appends events from source. With
@@ -55,7 +59,15 @@ type ReadOptions struct {
 	// Progress, when set, is called after each committed chunk with the
 	// records and bytes read so far.
 	Progress func(records int, bytes int64)
+	// FlushAfter commits a partial chunk once no record has arrived for
+	// this long, so the events of a slow live stream become queryable
+	// without waiting for BatchSize more (default DefaultFlushAfter;
+	// negative: only full chunks and the end of the input commit).
+	FlushAfter time.Duration
 }
+
+// DefaultFlushAfter is ReadOptions.FlushAfter's default.
+const DefaultFlushAfter = time.Second
 
 // IngestReader ingests events read from r: JSON Lines (one object per line;
 // blank lines skipped) or one JSON array of objects. Input is streamed in
@@ -70,28 +82,91 @@ func (e *Engine) IngestReader(ctx context.Context, source string, r io.Reader, m
 	}
 	var progress func(int)
 	if opts != nil && opts.Progress != nil {
-		progress = func(n int) { opts.Progress(n, cr.n) }
+		// cr.n is written by the reading goroutine (idleFlush); progress
+		// runs after a commit, when that goroutine may be reading ahead.
+		progress = func(n int) { opts.Progress(n, cr.count()) }
 	}
+	each := func(yield func(record) error) error { return readJSONLines(br, yield) }
 	if first == '[' {
-		return e.ingest(ctx, source, mode, progress, func(yield func(record) error) error {
-			return readJSONArray(br, yield)
-		})
+		each = func(yield func(record) error) error { return readJSONArray(br, yield) }
 	}
-	return e.ingest(ctx, source, mode, progress, func(yield func(record) error) error {
-		return readJSONLines(br, yield)
-	})
+	after := DefaultFlushAfter
+	if opts != nil && opts.FlushAfter != 0 {
+		after = opts.FlushAfter
+	}
+	if after > 0 {
+		each = idleFlush(ctx, after, each)
+	}
+	return e.ingest(ctx, source, mode, progress, each)
 }
+
+// idleFlush runs each on a goroutine of its own and passes its records on;
+// when none has arrived for d after some did, it yields a flush marker.
+// Reading therefore goes on while a chunk commits. If the consumer stops
+// early (an error), the reading goroutine ends at its next record: it may
+// outlive the call while blocked in a Read of the caller's reader. The end
+// of ctx ends the call even while the input is idle.
+func idleFlush(ctx context.Context, d time.Duration, each func(func(record) error) error) func(func(record) error) error {
+	return func(yield func(record) error) error {
+		recs := make(chan record, 256)
+		stop := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- each(func(r record) error {
+				select {
+				case recs <- r:
+					return nil
+				case <-stop:
+					return errStopped
+				}
+			})
+			close(recs)
+		}()
+		defer close(stop)
+		idle := time.NewTimer(d)
+		defer idle.Stop()
+		unflushed := false
+		for {
+			select {
+			case r, ok := <-recs:
+				if !ok {
+					return <-done
+				}
+				if err := yield(r); err != nil {
+					return err
+				}
+				unflushed = true
+				idle.Reset(d)
+			case <-idle.C:
+				if unflushed {
+					unflushed = false
+					if err := yield(record{flush: true}); err != nil {
+						return err
+					}
+				}
+				idle.Reset(d)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// errStopped ends a reading goroutine whose consumer has returned.
+var errStopped = errors.New("ingest stopped")
 
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
+
+func (c *countingReader) count() int64 { return c.n.Load() }
 
 func peekNonSpace(br *bufio.Reader) (byte, error) {
 	for {
@@ -219,6 +294,9 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, pro
 	err = each(func(r record) error {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if r.flush {
+			return flush()
 		}
 		chunk = append(chunk, r)
 		if len(chunk) >= e.cfg.BatchSize {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,5 +170,80 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := d.Table("customer").Execute(context.Background()); !errors.Is(err, defacto.ErrClosed) {
 		t.Fatalf("query after close: %v", err)
+	}
+}
+
+// A live stream that goes quiet has its partial chunk committed after
+// FlushAfter, long before BatchSize records or the end of input arrive.
+func TestIngestReaderFlushesWhenInputIdles(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "defacto.db")
+	d := openQuickstart(t, &defacto.Config{Database: db, BatchSize: 1000})
+	pr, pw := io.Pipe()
+	committed := make(chan int, 4)
+	type out struct {
+		res *defacto.IngestResult
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		res, err := d.IngestReader(ctx, "app", pr, defacto.Process, &defacto.ReadOptions{
+			FlushAfter: 20 * time.Millisecond,
+			Progress:   func(records int, _ int64) { committed <- records },
+		})
+		done <- out{res, err}
+	}()
+	if _, err := io.WriteString(pw, `{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "a@x.io"}`+"\n"+
+		`{"type": "signup", "timestamp": "2024-01-01T11:00:00Z", "email": "b@x.io"}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-committed:
+		if n != 2 {
+			t.Fatalf("first commit after %d records, want 2", n)
+		}
+	case <-time.After(20 * time.Second):
+		_ = pw.Close()
+		t.Fatal("the two records of an idle stream were not committed")
+	}
+	// Committed means queryable, here by a second engine (another process,
+	// say), while the stream is still open.
+	reader := openQuickstart(t, &defacto.Config{Database: db})
+	rows, err := reader.Table("customer").Execute(ctx)
+	if err != nil || rows.Len() != 2 {
+		t.Fatalf("customers while the stream is open: %v %v", rows, err)
+	}
+	if _, err := io.WriteString(pw, `{"type": "signup", "timestamp": "2024-01-01T12:00:00Z", "email": "c@x.io"}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = pw.Close()
+	o := <-done
+	if o.err != nil || o.res.EventsIngested != 3 || o.res.EventsProcessed != 3 {
+		t.Fatalf("result %+v, %v", o.res, o.err)
+	}
+}
+
+// Cancelling the context ends an ingest whose input is idle.
+func TestIngestReaderIdleInputHonoursCancel(t *testing.T) {
+	d := openQuickstart(t, nil)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.IngestReader(ctx, "app", pr, defacto.Process, nil)
+		done <- err
+	}()
+	if _, err := io.WriteString(pw, `{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "a@x.io"}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v, want context.Canceled", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("IngestReader did not return after its context was cancelled")
 	}
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // hookReader serves one line per Read and calls before(i) ahead of line i,
-// so a test can act between the chunks of one IngestReader call.
+// so a test can act between the chunks of one IngestReader call (with
+// ReadOptions.FlushAfter < 0, which reads on the calling goroutine).
 type hookReader struct {
 	lines  []string
 	i      int
@@ -70,7 +71,7 @@ func testStateCacheSeesOtherWriters(t *testing.T, cfg defacto.Config) {
 			}
 		},
 	}
-	res, err := a.IngestReader(ctx, "app", r, defacto.Process, nil)
+	res, err := a.IngestReader(ctx, "app", r, defacto.Process, &defacto.ReadOptions{FlushAfter: -1})
 	if err != nil || res.EventsProcessed != 2 {
 		t.Fatalf("engine a: %+v %v", res, err)
 	}

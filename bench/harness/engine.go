@@ -72,13 +72,15 @@ func DBPath(dir string) string { return filepath.Join(dir, "defacto.db") }
 func StorePath(dir string) string { return filepath.Join(dir, "defacto."+Version+".db") }
 
 // OpenEngine opens an engine on a SQLite file in dir, with a fixed clock
-// (the workload's start) and salt, and the default BatchSize.
-func OpenEngine(ctx context.Context, defs *defacto.Definitions, dir string, clock time.Time) (*defacto.Engine, error) {
+// (the workload's start), the harness's salt and p's BatchSize.
+func OpenEngine(ctx context.Context, defs *defacto.Definitions, dir string, p Params) (*defacto.Engine, error) {
+	p = p.withDefaults()
 	return defacto.OpenDefinitions(ctx, defs, &defacto.Config{
-		Database: DBPath(dir),
-		Version:  Version,
-		Clock:    func() time.Time { return clock },
-		Salt:     salt,
+		Database:  DBPath(dir),
+		Version:   Version,
+		Clock:     func() time.Time { return p.Start },
+		Salt:      salt,
+		BatchSize: p.Batch,
 	})
 }
 

@@ -15,10 +15,6 @@ import (
 	_ "modernc.org/sqlite" // registers "sqlite": the engine's driver, without its private functions
 )
 
-// ChunkSize is the number of ledger rows per floor transaction: the
-// engine's default BatchSize.
-const ChunkSize = 100
-
 // Snapshot is every row the engine left in the tables that carry data
 // (ledger, identity, entity_ids, event_entities, merge_log; history,
 // entity_state, merged_ids of the version store), read back with SQL, plus
@@ -26,7 +22,7 @@ const ChunkSize = 100
 type Snapshot struct {
 	MainDDL, StoreDDL []string
 	Tables            []*Table
-	Chunks            int // ceil(ledger head / ChunkSize)
+	Chunks            int // ceil(ledger head / batch)
 	LedgerRows        int
 }
 
@@ -119,8 +115,9 @@ func openOne(path string, readOnly bool) (*sql.DB, error) {
 }
 
 // ReadSnapshot reads the DDL and data rows of the closed engine database in
-// dir (DBPath and StorePath).
-func ReadSnapshot(ctx context.Context, dir string) (*Snapshot, error) {
+// dir (DBPath and StorePath), filing rows into chunks of batch ledger rows,
+// one floor transaction each.
+func ReadSnapshot(ctx context.Context, dir string, batch int) (*Snapshot, error) {
 	db, err := openOne(DBPath(dir), true)
 	if err != nil {
 		return nil, err
@@ -134,7 +131,7 @@ func ReadSnapshot(ctx context.Context, dir string) (*Snapshot, error) {
 	if err := db.QueryRowContext(ctx, `SELECT coalesce(max("sequence"), 0), count(*) FROM ledger`).Scan(&head, &s.LedgerRows); err != nil {
 		return nil, err
 	}
-	s.Chunks = max(1, int((head+ChunkSize-1)/ChunkSize))
+	s.Chunks = max(1, int((head+int64(batch)-1)/int64(batch)))
 	for _, schema := range []string{"main", Version} {
 		rows, err := db.QueryContext(ctx, `SELECT type, name, sql FROM `+schema+`.sqlite_master
 			WHERE sql IS NOT NULL ORDER BY rowid`)
@@ -165,7 +162,7 @@ func ReadSnapshot(ctx context.Context, dir string) (*Snapshot, error) {
 			return nil, err
 		}
 		for _, name := range tables {
-			t, err := readTable(ctx, db, schema, name, s.Chunks)
+			t, err := readTable(ctx, db, schema, name, s.Chunks, batch)
 			if err != nil {
 				return nil, fmt.Errorf("read %s.%s: %w", schema, name, err)
 			}
@@ -175,7 +172,7 @@ func ReadSnapshot(ctx context.Context, dir string) (*Snapshot, error) {
 	return s, nil
 }
 
-func readTable(ctx context.Context, db *sql.DB, schema, name string, chunks int) (*Table, error) {
+func readTable(ctx context.Context, db *sql.DB, schema, name string, chunks, batch int) (*Table, error) {
 	q := `SELECT ` + chunkExpr(schema, name) + `, t.* FROM ` + schema + `."` + name + `" t`
 	if schema == "main" && name == "ledger" {
 		q += ` ORDER BY "sequence"`
@@ -197,7 +194,7 @@ func readTable(ctx context.Context, db *sql.DB, schema, name string, chunks int)
 		}
 		chunk := chunks - 1
 		if seq, ok := vals[0].(int64); ok && seq > 0 {
-			chunk = min(int((seq-1)/ChunkSize), chunks-1)
+			chunk = min(int((seq-1)/int64(batch)), chunks-1)
 		}
 		t.Rows = append(t.Rows, vals[1:])
 		t.Chunk = append(t.Chunk, chunk)

@@ -60,7 +60,7 @@ func TestWorkloadEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := Generate(Params{Events: 400, Customers: 100, Merges: 4, LateShare: 0.05})
+	w := Generate(Params{Events: 400, Customers: 100, Merges: 4, LateShare: 0.05, Batch: 100})
 	dir := t.TempDir()
 	run, err := RunProcess(ctx, defs, w, dir, nil)
 	if err != nil {
@@ -72,7 +72,7 @@ func TestWorkloadEndToEnd(t *testing.T) {
 	if run.Result.LateArrivals == 0 {
 		t.Error("no late arrivals")
 	}
-	snap, err := ReadSnapshot(ctx, dir)
+	snap, err := ReadSnapshot(ctx, dir, w.Params.Batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func benchIngest(b *testing.B, mode defacto.IngestMode) {
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
-		e, err := OpenEngine(ctx, defs, b.TempDir(), w.Params.Start)
+		e, err := OpenEngine(ctx, defs, b.TempDir(), w.Params)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -177,7 +177,7 @@ func BenchmarkBuildIncremental(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
-		e, err := OpenEngine(ctx, defs, b.TempDir(), w.Params.Start)
+		e, err := OpenEngine(ctx, defs, b.TempDir(), w.Params)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -217,7 +217,7 @@ func BenchmarkBuildFull(b *testing.B) {
 	ctx := context.Background()
 	defs, w := benchWorkload(b)
 	dir := processedDir(b, defs, w)
-	e, err := OpenEngine(ctx, defs, dir, w.Params.Start)
+	e, err := OpenEngine(ctx, defs, dir, w.Params)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func BenchmarkTick(b *testing.B) {
 	evaluated := 0
 	for b.Loop() {
 		b.StopTimer()
-		e, err := OpenEngine(ctx, defs, b.TempDir(), w.Params.Start)
+		e, err := OpenEngine(ctx, defs, b.TempDir(), w.Params)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func BenchmarkFloor(b *testing.B) {
 	ctx := context.Background()
 	defs, w := benchWorkload(b)
 	dir := processedDir(b, defs, w)
-	snap, err := ReadSnapshot(ctx, dir)
+	snap, err := ReadSnapshot(ctx, dir, w.Params.Batch)
 	if err != nil {
 		b.Fatal(err)
 	}

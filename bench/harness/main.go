@@ -39,6 +39,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/defacto-dev/defacto"
 	"github.com/defacto-dev/defacto/internal/procstat"
 )
 
@@ -65,6 +66,7 @@ func run() error {
 	flag.IntVar(&p.Merges, "merges", 0, "merging profile_update events (default events*3/1000)")
 	flag.Float64Var(&p.LateShare, "late", DefaultLateShare, "probability that an event after a customer's signup is a late (out-of-order) login")
 	flag.Uint64Var(&p.Seed, "seed", DefaultSeed, "generator seed")
+	flag.IntVar(&p.Batch, "batch", defacto.DefaultBatchSize, "records per ingest chunk (Config.BatchSize) and per floor transaction")
 	flag.Parse()
 	ctx := context.Background()
 	if *shardChild >= 0 { // re-executed as one shard process (postgres.go)
@@ -150,7 +152,7 @@ func run() error {
 	progress(out, "Process ingest done: %.2fs", proc.Wall.Seconds())
 
 	// 2. Floors, from the rows run 1 left.
-	snap, err := ReadSnapshot(ctx, procDir)
+	snap, err := ReadSnapshot(ctx, procDir, p.Batch)
 	if err != nil {
 		return fmt.Errorf("read back: %w", err)
 	}

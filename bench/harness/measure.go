@@ -58,7 +58,7 @@ type ProcessRun struct {
 // the engine. Only the Ingest call is timed (and profiled into cpuprofile
 // when it is not nil).
 func RunProcess(ctx context.Context, defs *defacto.Definitions, w *Workload, dir string, cpuprofile io.Writer) (*ProcessRun, error) {
-	e, err := OpenEngine(ctx, defs, dir, w.Params.Start)
+	e, err := OpenEngine(ctx, defs, dir, w.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ type AppendRun struct {
 // the workload's end plus 180 days, when every trial has expired and every
 // active customer is past the 90-day inactivity threshold.
 func RunAppend(ctx context.Context, defs *defacto.Definitions, w *Workload, dir string, tick bool) (*AppendRun, error) {
-	e, err := OpenEngine(ctx, defs, dir, w.Params.Start)
+	e, err := OpenEngine(ctx, defs, dir, w.Params)
 	if err != nil {
 		return nil, err
 	}

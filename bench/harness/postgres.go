@@ -45,6 +45,7 @@ var (
 	// process of measurement 3 (hidden from -h).
 	shardChild = flag.Int("shard-child", -1, "internal: run Build as shard `id` and print the result as JSON")
 	shardNS    = flag.String("shard-ns", "", "internal: namespace of -shard-child")
+	shardBatch = flag.Int("shard-batch", 0, "internal: BatchSize of -shard-child")
 	shardTotal = flag.Int("shard-total", 0, "internal: TotalShards of -shard-child")
 )
 
@@ -115,16 +116,19 @@ func dropNamespace(url, ns string) error {
 }
 
 // OpenPGEngine opens an engine on namespace ns of the server at url, with
-// the harness's clock, salt and version name. total 0 means unsharded.
-func OpenPGEngine(ctx context.Context, defs *defacto.Definitions, url, ns string, shard, total int, clock time.Time) (*defacto.Engine, error) {
+// the harness's clock (p.Start), salt and version name and p's BatchSize.
+// total 0 means unsharded.
+func OpenPGEngine(ctx context.Context, defs *defacto.Definitions, url, ns string, shard, total int, p Params) (*defacto.Engine, error) {
+	p = p.withDefaults()
 	return defacto.OpenDefinitions(ctx, defs, &defacto.Config{
 		Database:    url,
 		Namespace:   ns,
 		Version:     Version,
-		Clock:       func() time.Time { return clock },
+		Clock:       func() time.Time { return p.Start },
 		Salt:        salt,
 		ShardID:     shard,
 		TotalShards: total,
+		BatchSize:   p.Batch,
 	})
 }
 
@@ -213,7 +217,7 @@ func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, ur
 
 	// 1. Process ingest.
 	ns := fresh()
-	e, err := OpenPGEngine(ctx, defs, url, ns, 0, 0, w.Params.Start)
+	e, err := OpenPGEngine(ctx, defs, url, ns, 0, 0, w.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +245,7 @@ func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, ur
 	progress("Process ingest done: %.2fs", rep.Process.Wall.Seconds())
 
 	// 2. COPY floor of the rows run 1 left.
-	src, err := readPGSource(ctx, url, ns)
+	src, err := readPGSource(ctx, url, ns, w.Params.Batch)
 	if err != nil {
 		return nil, fmt.Errorf("floor: read back: %w", err)
 	}
@@ -269,7 +273,7 @@ func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, ur
 			}
 		}()
 		for i := range engines {
-			e, err := OpenPGEngine(ctx, defs, url, ns, i, total, w.Params.Start)
+			e, err := OpenPGEngine(ctx, defs, url, ns, i, total, w.Params)
 			if err != nil {
 				return Span{}, err
 			}
@@ -315,10 +319,10 @@ func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, ur
 			progress("append-only ingests done: %.2fs, %.2fs", a1.Wall.Seconds(), aN.Wall.Seconds())
 		}
 		var round [2]*ShardRun
-		if round[0], err = runShards(ctx, url, ns1, 1); err != nil {
+		if round[0], err = runShards(ctx, url, ns1, 1, w.Params.Batch); err != nil {
 			return nil, fmt.Errorf("build, 1 process: %w", err)
 		}
-		if round[1], err = runShards(ctx, url, nsN, pgShards); err != nil {
+		if round[1], err = runShards(ctx, url, nsN, pgShards, w.Params.Batch); err != nil {
 			return nil, fmt.Errorf("build, %d processes: %w", pgShards, err)
 		}
 		rep.Rounds = append(rep.Rounds, round)
@@ -337,7 +341,7 @@ func RunPostgres(ctx context.Context, defs *defacto.Definitions, w *Workload, ur
 
 // runShards starts total shard processes of the harness binary on ns at
 // once and waits for all of them.
-func runShards(ctx context.Context, url, ns string, total int) (*ShardRun, error) {
+func runShards(ctx context.Context, url, ns string, total, batch int) (*ShardRun, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -347,7 +351,7 @@ func runShards(ctx context.Context, url, ns string, total int) (*ShardRun, error
 	errs := make([]*strings.Builder, total)
 	for i := range cmds {
 		cmds[i] = exec.CommandContext(ctx, exe, "-postgres", url, "-shard-ns", ns,
-			"-shard-total", strconv.Itoa(total), "-shard-child", strconv.Itoa(i))
+			"-shard-total", strconv.Itoa(total), "-shard-child", strconv.Itoa(i), "-shard-batch", strconv.Itoa(batch))
 		outs[i], errs[i] = &strings.Builder{}, &strings.Builder{}
 		cmds[i].Stdout, cmds[i].Stderr = outs[i], errs[i]
 	}
@@ -412,7 +416,7 @@ func runShardChild(ctx context.Context, project string) error {
 	if err != nil {
 		return err
 	}
-	e, err := OpenPGEngine(ctx, defs, *pgURL, *shardNS, *shardChild, *shardTotal, DefaultStart)
+	e, err := OpenPGEngine(ctx, defs, *pgURL, *shardNS, *shardChild, *shardTotal, Params{Batch: *shardBatch})
 	if err != nil {
 		return err
 	}
@@ -475,11 +479,12 @@ func pgChunkExpr(ns, schema, table string) string {
 type pgSource struct {
 	tables  []*pgTable
 	nchunks int
+	batch   int            // ledger rows per chunk
 	counts  map[string]int // rows per table, "schema.table"
 }
 
 // readPGSource reads the floors' rows from namespace ns once.
-func readPGSource(ctx context.Context, url, ns string) (*pgSource, error) {
+func readPGSource(ctx context.Context, url, ns string, batch int) (*pgSource, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return nil, err
@@ -490,7 +495,7 @@ func readPGSource(ctx context.Context, url, ns string) (*pgSource, error) {
 	if err := conn.QueryRow(ctx, `SELECT coalesce(max("sequence"), 0) FROM `+quoteIdent(ns)+`.ledger`).Scan(&head); err != nil {
 		return nil, err
 	}
-	src := &pgSource{nchunks: max(1, int((head+ChunkSize-1)/ChunkSize)), counts: map[string]int{}}
+	src := &pgSource{nchunks: max(1, int((head+int64(batch)-1)/int64(batch))), batch: batch, counts: map[string]int{}}
 	rows, err := conn.Query(ctx, `SELECT table_schema, table_name FROM information_schema.tables
 		WHERE table_type = 'BASE TABLE' AND table_schema = ANY($1) ORDER BY table_schema = $2 DESC, table_name`,
 		[]string{ns, store}, ns)
@@ -513,7 +518,7 @@ func readPGSource(ctx context.Context, url, ns string) (*pgSource, error) {
 		if !copied {
 			continue
 		}
-		t, err := readPGTable(ctx, conn, ns, r.schema, r.name, src.nchunks)
+		t, err := readPGTable(ctx, conn, ns, r.schema, r.name, src.nchunks, src.batch)
 		if err != nil {
 			return nil, fmt.Errorf("read %s.%s: %w", r.schema, r.name, err)
 		}
@@ -541,7 +546,7 @@ func readPGSource(ctx context.Context, url, ns string) (*pgSource, error) {
 // pgFloor creates empty copies of the source tables (LIKE … INCLUDING ALL)
 // in two scratch schemas, <ns>_floor and <ns>_floor_<version> (pfloor for
 // the pattern floor), and times writing src's rows into them: one
-// transaction per ChunkSize ledger rows plus the rows they produced, one
+// transaction per Params.Batch ledger rows plus the rows they produced, one
 // CopyFrom per table and chunk, on one connection; with pattern, also the
 // closes and working-state upserts of pgpattern.go.
 func pgFloor(ctx context.Context, url, ns string, src *pgSource, pattern bool) (*FloorResult, error) {
@@ -623,7 +628,7 @@ func pgFloor(ctx context.Context, url, ns string, src *pgSource, pattern bool) (
 
 // readPGTable reads every row of schema.name, json and jsonb columns as
 // text (COPY writes them back as they were), each assigned to its chunk.
-func readPGTable(ctx context.Context, conn *pgx.Conn, ns, schema, name string, nchunks int) (*pgTable, error) {
+func readPGTable(ctx context.Context, conn *pgx.Conn, ns, schema, name string, nchunks, batch int) (*pgTable, error) {
 	rows, err := conn.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns
 		WHERE table_schema = $1 AND table_name = $2 AND is_generated = 'NEVER' ORDER BY ordinal_position`, schema, name)
 	if err != nil {
@@ -663,7 +668,7 @@ func readPGTable(ctx context.Context, conn *pgx.Conn, ns, schema, name string, n
 		}
 		chunk := nchunks - 1
 		if seq, ok := vals[0].(int64); ok && seq > 0 {
-			chunk = min(int((seq-1)/ChunkSize), nchunks-1)
+			chunk = min(int((seq-1)/int64(batch)), nchunks-1)
 		}
 		t.chunks[chunk] = append(t.chunks[chunk], vals[1:])
 		t.rows++

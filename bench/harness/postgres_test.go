@@ -38,7 +38,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := Generate(Params{Events: 200, Customers: 50, Merges: 2, LateShare: 0.05})
+	w := Generate(Params{Events: 200, Customers: 50, Merges: 2, LateShare: 0.05, Batch: 100})
 	rep, err := RunPostgres(ctx, defs, w, url, 2, nil, nil)
 	if err != nil {
 		t.Fatal(err)

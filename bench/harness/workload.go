@@ -18,6 +18,9 @@ type Params struct {
 	Seed      uint64  // generator seed (default 1)
 	Start     time.Time
 	Span      time.Duration // event-time range (default 365 days)
+	// Batch is the records per ingest chunk (Config.BatchSize) and per floor
+	// transaction (default defacto.DefaultBatchSize).
+	Batch int
 }
 
 // Defaults for Params.
@@ -62,6 +65,9 @@ func (p Params) withDefaults() Params {
 	}
 	if p.Span <= 0 {
 		p.Span = DefaultSpan
+	}
+	if p.Batch <= 0 {
+		p.Batch = defacto.DefaultBatchSize
 	}
 	return p
 }
