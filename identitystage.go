@@ -91,10 +91,8 @@ type resolver struct {
 }
 
 func (r *resolver) flush(ctx context.Context) error {
-	for _, ent := range r.newEnts {
-		if err := r.tx.InsertEntity(ctx, ent); err != nil {
-			return err
-		}
+	if err := r.tx.InsertEntities(ctx, r.newEnts); err != nil {
+		return err
 	}
 	if err := r.tx.InsertKeys(ctx, r.newKeys); err != nil {
 		return err

@@ -138,7 +138,7 @@ type Tx interface {
 	InsertKeys(ctx context.Context, keys []KeyRecord) error
 	EntityKeys(ctx context.Context, entityID string) ([]KeyRecord, error) // creation order
 	Entities(ctx context.Context, ids []string) (map[string]EntityRecord, error)
-	InsertEntity(ctx context.Context, e EntityRecord) error
+	InsertEntities(ctx context.Context, es []EntityRecord) error // an empty Status means active
 	InsertLinks(ctx context.Context, links []Link) error
 	// CountLinks counts the links whose entity_id is id.
 	CountLinks(ctx context.Context, id string) (int64, error)

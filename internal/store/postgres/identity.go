@@ -131,14 +131,28 @@ func (t *tx) AllEntities(ctx context.Context) ([]store.EntityRecord, error) {
 	return out, nil
 }
 
-func (t *tx) InsertEntity(ctx context.Context, e store.EntityRecord) error {
-	status := e.Status
-	if status == "" {
-		status = store.StatusActive
+// InsertEntities inserts entity_ids rows with one statement.
+func (t *tx) InsertEntities(ctx context.Context, es []store.EntityRecord) error {
+	if len(es) == 0 {
+		return nil
 	}
-	if err := t.later("insert entity "+e.ID, `INSERT INTO `+t.n.entityIDs+` (`+entityCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.ID, e.Type, e.BirthSeq, status, nullText(e.MergedInto), int64(e.ShardHash)); err != nil {
-		return fmt.Errorf("postgres: insert entity %s: %w", e.ID, err)
+	n := len(es)
+	ids, types, statuses, merged := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+	births, shards := make([]int64, n), make([]int64, n)
+	for i, e := range es {
+		ids[i], types[i], births[i], shards[i] = e.ID, e.Type, e.BirthSeq, int64(e.ShardHash)
+		statuses[i] = e.Status
+		if statuses[i] == "" {
+			statuses[i] = store.StatusActive
+		}
+		if e.MergedInto != "" {
+			merged[i] = &es[i].MergedInto
+		}
+	}
+	if err := t.later("insert entities", `INSERT INTO `+t.n.entityIDs+` (`+entityCols+`)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])`,
+		ids, types, births, statuses, merged, shards); err != nil {
+		return fmt.Errorf("postgres: insert %d entities: %w", n, err)
 	}
 	return nil
 }

@@ -109,15 +109,22 @@ func (t *tx) Entities(ctx context.Context, ids []string) (map[string]store.Entit
 	return out, nil
 }
 
-func (t *tx) InsertEntity(ctx context.Context, e store.EntityRecord) error {
-	status := e.Status
-	if status == "" {
-		status = store.StatusActive
-	}
-	_, err := t.exec(ctx, `INSERT INTO entity_ids (`+entityCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.ID, e.Type, e.BirthSeq, status, nullText(e.MergedInto), int64(e.ShardHash))
+func (t *tx) InsertEntities(ctx context.Context, es []store.EntityRecord) error {
+	const cols = 6
+	err := pow2Chunks(es, maxParams/cols, func(c []store.EntityRecord) error {
+		args := make([]any, 0, len(c)*cols)
+		for _, e := range c {
+			status := e.Status
+			if status == "" {
+				status = store.StatusActive
+			}
+			args = append(args, e.ID, e.Type, e.BirthSeq, status, nullText(e.MergedInto), int64(e.ShardHash))
+		}
+		_, err := t.exec(ctx, `INSERT INTO entity_ids (`+entityCols+`) VALUES `+rowParams(len(c), cols), args...)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("sqlite: insert entity %s: %w", e.ID, err)
+		return fmt.Errorf("sqlite: insert %d entities: %w", len(es), err)
 	}
 	return nil
 }

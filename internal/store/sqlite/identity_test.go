@@ -17,8 +17,8 @@ func seedIdentity(t *testing.T, s *Store) {
 			ev("e4", "shop", 30), ev("e5", "shop", 20), ev("e6", "shop", 10)}
 		must(t, tx.Append(ctx, rows))
 		for i, id := range []string{"A", "B", "C"} {
-			must(t, tx.InsertEntity(ctx, store.EntityRecord{ID: id, Type: "customer", BirthSeq: int64(i + 1),
-				Status: store.StatusActive, ShardHash: uint32(100 + i)}))
+			must(t, tx.InsertEntities(ctx, []store.EntityRecord{{ID: id, Type: "customer", BirthSeq: int64(i + 1),
+				Status: store.StatusActive, ShardHash: uint32(100 + i)}}))
 		}
 		must(t, tx.InsertKeys(ctx, []store.KeyRecord{
 			{Hash: "kA1", EntityType: "customer", Field: "email", EntityID: "A", Value: "a@x", HasValue: true, CreatedSeq: 1},

@@ -63,11 +63,11 @@ func testEntities(f *fixture) {
 	b9 := store.EntityRecord{ID: "B9", Type: "customer", BirthSeq: 1, Status: store.StatusActive}
 	c2 := store.EntityRecord{ID: "c2", Type: "customer", BirthSeq: 7, Status: store.StatusMerged, MergedInto: "c1", ShardHash: 17}
 	f.write(func(tx store.Tx) {
-		for _, e := range []store.EntityRecord{c1, b9, c2} {
-			f.must(tx.InsertEntity(f.ctx, e))
-		}
+		f.must(tx.InsertEntities(f.ctx, []store.EntityRecord{c1, b9}))
+		f.must(tx.InsertEntities(f.ctx, []store.EntityRecord{c2}))
+		f.must(tx.InsertEntities(f.ctx, nil))
 	})
-	f.fails("InsertEntity of a known id", func(tx store.Tx) error { return tx.InsertEntity(f.ctx, c1) })
+	f.fails("InsertEntities of a known id", func(tx store.Tx) error { return tx.InsertEntities(f.ctx, []store.EntityRecord{c1}) })
 	c1.Status = store.StatusActive // "" means active
 	f.read(func(tx store.Tx) {
 		got, err := tx.Entities(f.ctx, []string{"c1", "B9", "zz", "c1"})
@@ -150,9 +150,11 @@ func (f *fixture) entities(typ string, births map[string]int64) {
 			ids = append(ids, id)
 		}
 		slices.Sort(ids)
-		for _, id := range ids {
-			f.must(tx.InsertEntity(f.ctx, store.EntityRecord{ID: id, Type: typ, BirthSeq: births[id], ShardHash: 9}))
+		recs := make([]store.EntityRecord, len(ids))
+		for i, id := range ids {
+			recs[i] = store.EntityRecord{ID: id, Type: typ, BirthSeq: births[id], ShardHash: 9}
 		}
+		f.must(tx.InsertEntities(f.ctx, recs))
 	})
 }
 

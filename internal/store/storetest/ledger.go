@@ -209,14 +209,12 @@ func testEntityEvents(f *fixture) {
 		f.must(tx.UpdateNormalized(f.ctx, r))
 		// c2 was merged into c1 and p1 into o1: their links moved to the
 		// winners and keep their first owner.
-		for _, e := range []store.EntityRecord{
+		f.must(tx.InsertEntities(f.ctx, []store.EntityRecord{
 			{ID: "c1", Type: "customer", BirthSeq: s[0]},
 			{ID: "c2", Type: "customer", BirthSeq: s[1], Status: store.StatusMerged, MergedInto: "c1"},
 			{ID: "o1", Type: "order", BirthSeq: s[1]},
 			{ID: "p1", Type: "order", BirthSeq: s[1], Status: store.StatusMerged, MergedInto: "o1"},
-		} {
-			f.must(tx.InsertEntity(f.ctx, e))
-		}
+		}))
 		f.must(tx.InsertLinks(f.ctx, []store.Link{
 			{Seq: s[0], EntityType: "customer", EntityID: "c1"},
 			{Seq: s[1], EntityType: "customer", EntityID: "c1", ResolvedID: "c2"},

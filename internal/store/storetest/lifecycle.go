@@ -262,14 +262,12 @@ func testEraseLinks(f *fixture) {
 	s := f.erasureFixture()
 	f.write(func(tx store.Tx) {
 		// e3's link moved to c2 when c1 was merged into it.
-		for _, e := range []store.EntityRecord{
+		f.must(tx.InsertEntities(f.ctx, []store.EntityRecord{
 			{ID: "c1", Type: "customer", BirthSeq: s[0], Status: store.StatusMerged, MergedInto: "c2"},
 			{ID: "c2", Type: "customer", BirthSeq: s[0]},
 			{ID: "o1", Type: "order", BirthSeq: s[1]},
 			{ID: "o2", Type: "order", BirthSeq: s[3]},
-		} {
-			f.must(tx.InsertEntity(f.ctx, e))
-		}
+		}))
 	})
 	f.read(func(tx store.Tx) {
 		got, err := tx.LinksOf(f.ctx, []string{"c1"})
