@@ -253,7 +253,7 @@ func (e *Engine) build(ctx context.Context, opts BuildOptions, d *detection) (*B
 }
 
 // incrementalBuild catches up identity, then interprets the pending range,
-// BatchSize events per pair of transactions (identity, then interpretation).
+// buildStep events per pair of transactions (identity, then interpretation).
 //
 // Identity and interpretation run in separate transactions of their own
 // scopes (scale.md §2): the identity stage is global work, one process at a
@@ -273,9 +273,9 @@ func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *
 			if err != nil {
 				return err
 			}
-			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+int64(e.cfg.BatchSize)))
+			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+e.buildStep()))
 			stats.pending.addMerges(merges)
-			done = min(head, idc+int64(e.cfg.BatchSize)) >= head
+			done = min(head, idc+e.buildStep()) >= head
 			return err
 		})
 		if err == nil {
@@ -378,9 +378,9 @@ func (e *Engine) fullBuild(ctx context.Context, mode string, stats *runStats, re
 			if err != nil {
 				return err
 			}
-			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+int64(e.cfg.BatchSize)))
+			merges, err := e.identityStageUpTo(ctx, tx, min(head, idc+e.buildStep()))
 			stats.pending.addMerges(merges)
-			done = min(head, idc+int64(e.cfg.BatchSize)) >= head
+			done = min(head, idc+e.buildStep()) >= head
 			return err
 		})
 		if err != nil {
@@ -648,4 +648,12 @@ func (e *Engine) noteLedgerSource(ctx context.Context, tx store.Tx, source strin
 		}
 	}
 	return nil
+}
+
+// buildStep is the number of ledger events a build's identity catch-up
+// resolves per transaction (each followed by the interpretation of what it
+// resolved): BatchSize, but never below the spec's 1000, so a small
+// BatchSize chosen for ingest latency does not slow builds down.
+func (e *Engine) buildStep() int64 {
+	return int64(max(e.cfg.BatchSize, 1000))
 }

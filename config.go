@@ -30,9 +30,9 @@ type Config struct {
 	Version string
 
 	// BatchSize is the number of records per ingest chunk, each chunk one
-	// transaction, and of ledger events per identity step of a build
-	// (default 5000; the spec's 100 made an inline ingest write almost five
-	// times as many pages: docs/design.md).
+	// transaction, and of ledger events per identity step of a build (at
+	// least 1000 there). Default 5000: the spec's 100 made an inline ingest
+	// write almost five times as many pages (docs/design.md).
 	BatchSize int
 
 	// Workers is reserved for parallel interpretation across entities

@@ -389,7 +389,7 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs [
 		scope = store.ScopeAppend
 	}
 	err := e.writeScope(ctx, "ingest", scope, func(tx store.Tx) error {
-		dups, erased, appended = nil, 0, nil
+		dups, erased, appended = nil, 0, make([]accepted, 0, len(ready))
 		ids := make([]string, len(ready))
 		for i, a := range ready {
 			ids[i] = a.ev.ID
