@@ -53,7 +53,8 @@ type Config struct {
 	ManualBuild bool
 
 	// Clock is the engine clock (default: system clock, UTC). It never
-	// supplies now() during interpretation, which is event time.
+	// supplies now() during interpretation, which is event time. An ingest
+	// call may call it from two goroutines at once.
 	Clock func() time.Time
 
 	// Salt is the namespace's identity salt (32 bytes), used only when the

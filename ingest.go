@@ -20,6 +20,11 @@ import (
 	"github.com/defacto-dev/defacto/internal/value"
 )
 
+// records produces the raw records of an ingest call, passing each to
+// yield in input order; it stops with the first error yield returns. ctx
+// ends with the call.
+type records func(ctx context.Context, yield func(record) error) error
+
 // record is one raw input record of an ingest call.
 type record struct {
 	index int
@@ -37,7 +42,7 @@ type record struct {
 // means storage failed or ctx ended, and the result then describes the
 // chunks committed before it.
 func (e *Engine) Ingest(ctx context.Context, source string, events []Event, mode IngestMode) (*IngestResult, error) {
-	return e.ingest(ctx, source, mode, nil, func(yield func(record) error) error {
+	return e.ingest(ctx, source, mode, nil, func(_ context.Context, yield func(record) error) error {
 		for i, ev := range events {
 			raw, err := json.Marshal(ev)
 			r := record{index: i, raw: raw}
@@ -71,8 +76,9 @@ const DefaultFlushAfter = time.Second
 
 // IngestReader ingests events read from r: JSON Lines (one object per line;
 // blank lines skipped) or one JSON array of objects. Input is streamed in
-// chunks, so memory does not grow with the input. A line that is not a JSON
-// object is a normalize failure naming the line; the rest proceeds.
+// chunks, so memory does not grow with the input; reading and normalizing
+// run one chunk ahead of the chunk being committed. A line that is not a
+// JSON object is a normalize failure naming the line; the rest proceeds.
 func (e *Engine) IngestReader(ctx context.Context, source string, r io.Reader, mode IngestMode, opts *ReadOptions) (*IngestResult, error) {
 	cr := &countingReader{r: r}
 	br := bufio.NewReaderSize(cr, 1<<16)
@@ -86,16 +92,16 @@ func (e *Engine) IngestReader(ctx context.Context, source string, r io.Reader, m
 		// runs after a commit, when that goroutine may be reading ahead.
 		progress = func(n int) { opts.Progress(n, cr.count()) }
 	}
-	each := func(yield func(record) error) error { return readJSONLines(br, yield) }
+	each := func(_ context.Context, yield func(record) error) error { return readJSONLines(br, yield) }
 	if first == '[' {
-		each = func(yield func(record) error) error { return readJSONArray(br, yield) }
+		each = func(_ context.Context, yield func(record) error) error { return readJSONArray(br, yield) }
 	}
 	after := DefaultFlushAfter
 	if opts != nil && opts.FlushAfter != 0 {
 		after = opts.FlushAfter
 	}
 	if after > 0 {
-		each = idleFlush(ctx, after, each)
+		each = idleFlush(after, each)
 	}
 	return e.ingest(ctx, source, mode, progress, each)
 }
@@ -106,13 +112,13 @@ func (e *Engine) IngestReader(ctx context.Context, source string, r io.Reader, m
 // early (an error), the reading goroutine ends at its next record: it may
 // outlive the call while blocked in a Read of the caller's reader. The end
 // of ctx ends the call even while the input is idle.
-func idleFlush(ctx context.Context, d time.Duration, each func(func(record) error) error) func(func(record) error) error {
-	return func(yield func(record) error) error {
+func idleFlush(d time.Duration, each records) records {
+	return func(ctx context.Context, yield func(record) error) error {
 		recs := make(chan record, 256)
 		stop := make(chan struct{})
 		done := make(chan error, 1)
 		go func() {
-			done <- each(func(r record) error {
+			done <- each(ctx, func(r record) error {
 				select {
 				case recs <- r:
 					return nil
@@ -254,7 +260,7 @@ func readJSONArray(br *bufio.Reader, yield func(record) error) error {
 
 // ingest drives the chunked ingest of the records produced by each;
 // progress, when set, hears the record count after every committed chunk.
-func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, progress func(int), each func(func(record) error) error) (*IngestResult, error) {
+func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, progress func(int), each records) (*IngestResult, error) {
 	unlock, err := e.begin()
 	if err != nil {
 		return nil, err
@@ -279,34 +285,15 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, pro
 		cache = newStateCache()
 	}
 	noted := false
-	chunk := make([]record, 0, e.cfg.BatchSize)
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		err := e.ingestChunk(ctx, src, chunk, mode, res, stats, cache, &noted)
-		chunk = chunk[:0]
-		if err == nil && progress != nil {
-			progress(res.EventsReceived)
-		}
-		return err
-	}
-	err = each(func(r record) error {
-		if err := ctx.Err(); err != nil {
+	err = e.pipeline(ctx, src, each, func(p *preparedChunk) error {
+		if err := e.ingestChunk(ctx, src, p, mode, res, stats, cache, &noted); err != nil {
 			return err
 		}
-		if r.flush {
-			return flush()
-		}
-		chunk = append(chunk, r)
-		if len(chunk) >= e.cfg.BatchSize {
-			return flush()
+		if progress != nil {
+			progress(res.EventsReceived)
 		}
 		return nil
 	})
-	if err == nil {
-		err = flush()
-	}
 	stats.fill(res)
 	res.Timing.Total = time.Since(start).Seconds()
 	e.deadLetters(res.Failures)
@@ -340,44 +327,126 @@ type accepted struct {
 	row   store.LedgerRow
 }
 
-// ingestChunk normalizes one chunk and commits it in one transaction
-// (processing it too with Process). noted says an earlier chunk of the call
-// already committed the source into the ledger-sources record, so later
-// chunks skip that read.
-func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs []record, mode IngestMode, res *IngestResult, stats *runStats, cache *stateCache, noted *bool) error {
+// preparedChunk is one chunk of records normalized: what its transaction
+// needs, made without touching storage.
+type preparedChunk struct {
+	received int
+	ready    []accepted
+	failed   []EventFailure
+	ignored  int
+	took     float64 // seconds spent normalizing
+}
+
+// prepareChunk normalizes recs and extracts their identity keys. It reads
+// only the active definitions, which cannot change during an ingest call
+// (Engine.begin), so it may run beside the previous chunk's transaction.
+func (e *Engine) prepareChunk(src *definition.Source, recs []record) (*preparedChunk, error) {
 	t0 := time.Now()
 	now := e.now()
-	var ready []accepted
-	var failed []EventFailure
-	ignored := 0
+	p := &preparedChunk{received: len(recs), ready: make([]accepted, 0, len(recs))}
+	act := e.act()
 	for _, r := range recs {
 		if r.err != "" {
-			failed = append(failed, EventFailure{Stage: StageNormalize, Index: r.index, Source: src.Name, Message: r.err})
+			p.failed = append(p.failed, EventFailure{Stage: StageNormalize, Index: r.index, Source: src.Name, Message: r.err})
 			continue
 		}
-		ev, ign, f := e.act().norm.Normalize(src, r.val, now, true)
+		ev, ign, f := act.norm.Normalize(src, r.val, now, true)
 		if ign {
-			ignored++
+			p.ignored++
 			continue
 		}
 		if f != nil {
-			failed = append(failed, recordFailure(f, r, src.Name))
+			p.failed = append(p.failed, recordFailure(f, r, src.Name))
 			continue
 		}
-		keys, f := identity.Extract(e.act().defs, e.salt, ev)
+		keys, f := identity.Extract(act.defs, e.salt, ev)
 		if f != nil {
 			ef := recordFailure(f, r, src.Name)
 			ef.EventID = ev.ID
-			failed = append(failed, ef)
+			p.failed = append(p.failed, ef)
 			continue
 		}
 		row, err := ledgerRow(ev, keys, r.raw, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ready = append(ready, accepted{index: r.index, ev: ev, keys: keys, row: row})
+		p.ready = append(p.ready, accepted{index: r.index, ev: ev, keys: keys, row: row})
 	}
-	res.Timing.Normalize += time.Since(t0).Seconds()
+	p.took = time.Since(t0).Seconds()
+	return p, nil
+}
+
+// pipeline reads each's records into chunks of BatchSize (or up to a flush
+// marker) and normalizes them on a goroutine of its own, one chunk ahead
+// of commit, which runs on the calling goroutine, chunk by chunk in input
+// order. Normalization is pure CPU work, so on a second core it overlaps
+// the previous chunk's transaction. The first error of either side ends
+// both; pipeline returns once the reading side has stopped. A partial
+// chunk is committed only when the input ended without error.
+func (e *Engine) pipeline(ctx context.Context, src *definition.Source, each records, commit func(*preparedChunk) error) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan *preparedChunk, 1)
+	var readErr error // the reading side's; read after chunks is closed
+	go func() {
+		defer close(chunks)
+		chunk := make([]record, 0, e.cfg.BatchSize)
+		prepare := func() error {
+			if len(chunk) == 0 {
+				return nil
+			}
+			p, err := e.prepareChunk(src, chunk)
+			chunk = chunk[:0]
+			if err != nil {
+				return err
+			}
+			select {
+			case chunks <- p:
+				return nil
+			case <-rctx.Done():
+				return rctx.Err()
+			}
+		}
+		err := each(rctx, func(r record) error {
+			if err := rctx.Err(); err != nil {
+				return err
+			}
+			if r.flush {
+				return prepare()
+			}
+			chunk = append(chunk, r)
+			if len(chunk) >= e.cfg.BatchSize {
+				return prepare()
+			}
+			return nil
+		})
+		if err == nil {
+			err = prepare()
+		}
+		readErr = err
+	}()
+	var err error
+	for p := range chunks {
+		if err != nil {
+			continue // drain what the reading side sent before it stopped
+		}
+		if err = commit(p); err != nil {
+			cancel()
+		}
+	}
+	if err == nil {
+		err = readErr
+	}
+	return err
+}
+
+// ingestChunk commits one prepared chunk in one transaction (processing it
+// too with Process). noted says an earlier chunk of the call already
+// committed the source into the ledger-sources record, so later chunks
+// skip that read.
+func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, p *preparedChunk, mode IngestMode, res *IngestResult, stats *runStats, cache *stateCache, noted *bool) error {
+	ready, failed, ignored := p.ready, p.failed, p.ignored
+	res.Timing.Normalize += p.took
 
 	var dups []string
 	erased := 0
@@ -447,7 +516,7 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, recs [
 	if len(appended) > 0 {
 		*noted = true
 	}
-	res.EventsReceived += len(recs)
+	res.EventsReceived += p.received
 	res.EventsIgnored += ignored
 	res.EventsFailed += len(failed)
 	res.Failures = append(res.Failures, failed...)

@@ -7,14 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/defacto-dev/defacto"
 	"github.com/defacto-dev/defacto/internal/store/postgres/pgtest"
 )
 
 // hookReader serves one line per Read and calls before(i) ahead of line i,
-// so a test can act between the chunks of one IngestReader call (with
-// ReadOptions.FlushAfter < 0, which reads on the calling goroutine).
+// so a test can act between the chunks of one IngestReader call. Reading
+// runs one chunk ahead of the commits, so a hook that must follow a commit
+// waits for it to show.
 type hookReader struct {
 	lines  []string
 	i      int
@@ -63,6 +65,17 @@ func testStateCacheSeesOtherWriters(t *testing.T, cfg defacto.Config) {
 			if i != 1 {
 				return
 			}
+			// A's first chunk (the signup) commits while this line is read.
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				rows, err := b.Table("customer").Execute(ctx)
+				if err == nil && rows.Len() == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("engine a's first chunk never showed: %v %v", rows, err)
+					return
+				}
+			}
 			res, err := b.Ingest(ctx, "app", []defacto.Event{
 				{"type": "upgrade", "timestamp": "2024-01-02T10:00:00Z", "email": "a@x.io", "plan": "basic"},
 			}, defacto.Process)
@@ -71,7 +84,7 @@ func testStateCacheSeesOtherWriters(t *testing.T, cfg defacto.Config) {
 			}
 		},
 	}
-	res, err := a.IngestReader(ctx, "app", r, defacto.Process, &defacto.ReadOptions{FlushAfter: -1})
+	res, err := a.IngestReader(ctx, "app", r, defacto.Process, nil)
 	if err != nil || res.EventsProcessed != 2 {
 		t.Fatalf("engine a: %+v %v", res, err)
 	}
