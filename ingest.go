@@ -88,8 +88,8 @@ func (e *Engine) IngestReader(ctx context.Context, source string, r io.Reader, m
 	}
 	var progress func(int)
 	if opts != nil && opts.Progress != nil {
-		// cr.n is written by the reading goroutine (idleFlush); progress
-		// runs after a commit, when that goroutine may be reading ahead.
+		// cr.n is written by the goroutine that reads (pipeline, idleFlush);
+		// progress runs after a commit, while that goroutine reads ahead.
 		progress = func(n int) { opts.Progress(n, cr.count()) }
 	}
 	each := func(_ context.Context, yield func(record) error) error { return readJSONLines(br, yield) }
