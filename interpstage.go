@@ -1,10 +1,12 @@
 package defacto
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -787,14 +789,86 @@ type stateDoc struct {
 	Rev              int64             `json:"rev"`
 }
 
+// encodeState writes s as the bytes json.Marshal gives for its stateDoc,
+// which stores hold: a rebuild compares stored and new documents byte for
+// byte. It is written out by hand because it runs once per changed entity
+// per chunk, where reflection cost as much as interpreting the events
+// (encodeStateTest checks it against json.Marshal).
 func encodeState(s *interpret.State) ([]byte, error) {
 	props, types := value.EncodeTagged(value.Array(s.Props))
-	return json.Marshal(stateDoc{
-		State: s.State, Props: props, PropTypes: types, CreatedTime: s.CreatedTime,
-		StateEnteredTime: s.StateEnteredTime, LastEventTime: s.LastEventTime,
-		LastAppliedTime: s.LastAppliedTime, LastAppliedSeq: s.LastAppliedSeq,
-		LastFiredTime: s.LastFiredTime, Fired: s.Fired, Rev: s.Rev,
-	})
+	b := make([]byte, 0, 320+len(props)+48*(len(types)+len(s.Fired)))
+	b = append(b, `{"state":`...)
+	b = appendJSONString(b, s.State)
+	b = append(b, `,"props":`...)
+	// EncodeTagged writes canonical, compact JSON; json.Marshal would copy
+	// it escaping <, >, & and U+2028/2029, which appear only in strings.
+	if bytes.ContainsAny(props, "<>&\u2028\u2029") {
+		var buf bytes.Buffer
+		json.HTMLEscape(&buf, props)
+		props = buf.Bytes()
+	}
+	b = append(b, props...)
+	if len(types) > 0 {
+		b = append(b, `,"prop_types":{`...)
+		for i, k := range sortedKeys(types) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, types[k])
+		}
+		b = append(b, '}')
+	}
+	for _, f := range [...]struct {
+		name string
+		v    int64
+	}{
+		{`,"created_time":`, s.CreatedTime}, {`,"state_entered_time":`, s.StateEnteredTime},
+		{`,"last_event_time":`, s.LastEventTime}, {`,"last_applied_time":`, s.LastAppliedTime},
+		{`,"last_applied_seq":`, s.LastAppliedSeq}, {`,"last_fired_time":`, s.LastFiredTime},
+	} {
+		b = strconv.AppendInt(append(b, f.name...), f.v, 10)
+	}
+	if len(s.Fired) > 0 {
+		b = append(b, `,"fired":{`...)
+		for i, k := range sortedKeys(s.Fired) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = strconv.AppendInt(append(b, ':'), s.Fired[k], 10)
+		}
+		b = append(b, '}')
+	}
+	b = strconv.AppendInt(append(b, `,"rev":`...), s.Rev, 10)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as encoding/json writes a string: plain
+// printable ASCII directly, anything else through json.Marshal (which
+// escapes quotes, backslashes, control and HTML characters, and replaces
+// invalid UTF-8).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// sortedKeys returns m's keys in the order encoding/json writes them.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func decodeState(data []byte, id, typ string) (*interpret.State, error) {

@@ -429,6 +429,7 @@ func appendJSONString(b []byte, s string) []byte {
 // RFC 8785 prescribes. It differs from byte order only when a supplementary
 // character (a surrogate pair, 0xD800–0xDBFF first) meets U+E000–U+FFFF.
 func CompareUTF16(a, b string) int {
+	a0, b0 := a, b
 	for a != "" && b != "" {
 		ra, na := utf8.DecodeRuneInString(a)
 		rb, nb := utf8.DecodeRuneInString(b)
@@ -441,7 +442,12 @@ func CompareUTF16(a, b string) int {
 		}
 		a, b = a[na:], b[nb:]
 	}
-	return cmpInt(int64(len(a)), int64(len(b)))
+	if c := cmpInt(int64(len(a)), int64(len(b))); c != 0 {
+		return c
+	}
+	// Invalid UTF-8 decodes to U+FFFD whatever the bytes: order such
+	// strings by their bytes, so that sorting (JCS keys) is deterministic.
+	return strings.Compare(a0, b0)
 }
 
 func utf16First(r rune) rune {
@@ -479,7 +485,9 @@ func EncodeTagged(v Value) (data []byte, types map[string]string) {
 			}
 		}
 	}
-	walk(v, nil)
+	// Children extend their parent's pointer in one buffer: each append
+	// writes past the parent's length only, and setTag copies.
+	walk(v, make([]byte, 0, 64))
 	return appendJCS(nil, v), types
 }
 

@@ -415,6 +415,11 @@ func TestCompareUTF16(t *testing.T) {
 		{"\ufb33", "😀", 1},
 		{"😀", "😁", -1},
 		{"\u00f6", "\u20ac", -1},
+		// Both decode to U+FFFD: their bytes decide, so JCS member order
+		// does not depend on map iteration.
+		{"\xf4", "\xff", -1},
+		{"\xff", "\xf4", 1},
+		{"x\xff", "x\xff", 0},
 	}
 	for _, c := range cases {
 		if got := CompareUTF16(c.a, c.b); got != c.want {
