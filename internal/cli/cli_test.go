@@ -256,6 +256,24 @@ func lookupID(t *testing.T, dir, email string) string {
 	return id
 }
 
+// --batch-size changes how many records each transaction commits, never
+// what lands: one record per transaction gives the default's state.
+func TestIngestBatchSize(t *testing.T) {
+	t.Parallel()
+	var tables []string
+	for _, size := range []string{"1", "0"} {
+		dir := quickstart(t)
+		ing := run(t, dir, "", "ingest", "app", filepath.Join(dir, "events.jsonl"), "--process", "--batch-size", size)
+		wantCode(t, ing, 0)
+		tr := run(t, dir, "", "history", "customer", "--output", "jsonl")
+		wantCode(t, tr, 0)
+		tables = append(tables, tr.stdout)
+	}
+	if tables[0] != tables[1] || tables[0] == "" {
+		t.Fatalf("history with --batch-size 1:\n%s\nwith the default:\n%s", tables[0], tables[1])
+	}
+}
+
 func TestIngestTableOutput(t *testing.T) {
 	t.Parallel()
 	dir := quickstart(t)
@@ -341,6 +359,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"status", "--output", "csv"}, 2},
 		{[]string{"status", "--output", "yaml"}, 2},
 		{[]string{"status", "--log-level", "loud"}, 2},
+		{[]string{"ingest", "app", "--batch-size", "-5"}, 2},
 		{[]string{"table", "custmer"}, 1},
 	}
 	var trs []transcript

@@ -12,18 +12,23 @@ import (
 
 // ingestCmd streams events from files or stdin into the ledger.
 type ingestCmd struct {
-	source  string
-	files   []string
-	process bool
+	source    string
+	files     []string
+	process   bool
+	batchSize int
 }
 
 func (c *ingestCmd) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.process, "process", false, "also resolve identity and interpret, so state is queryable on return")
+	fs.IntVar(&c.batchSize, "batch-size", 0, fmt.Sprintf("commit `N` records per transaction (default %d)", defacto.DefaultBatchSize))
 }
 
 func (c *ingestCmd) Args(args []string) error {
 	if len(args) == 0 {
 		return usageErrorf("missing argument SOURCE")
+	}
+	if c.batchSize < 0 {
+		return usageErrorf("--batch-size must be a positive number of records, got %d", c.batchSize)
 	}
 	c.source, c.files = args[0], args[1:]
 	stdin := 0
@@ -78,6 +83,7 @@ func (c *ingestCmd) Run(ctx context.Context, o *Options) error {
 	if c.process {
 		mode = defacto.Process
 	}
+	o.BatchSize = c.batchSize
 	var total *defacto.IngestResult
 	err := withEngine(ctx, o, func(eng *defacto.Engine) error {
 		for i, in := range inputs {

@@ -30,6 +30,7 @@ type Options struct {
 	LogLevel   string // debug, info, warn, error
 	LogFormat  string // console or json
 	DeadLetter string // --dead-letter FILE
+	BatchSize  int    // ingest --batch-size; 0 is the engine default
 
 	// Now is the engine clock from DEFACTO_NOW; zero means the system clock.
 	Now time.Time
@@ -55,6 +56,7 @@ func (o *Options) Config() *defacto.Config {
 		Database:  o.Database,
 		Namespace: o.Namespace,
 		Logger:    o.Logger,
+		BatchSize: o.BatchSize,
 	}
 	if !o.Now.IsZero() {
 		now := o.Now
