@@ -146,7 +146,10 @@ func (t *tx) InsertEntities(ctx context.Context, es []store.EntityRecord) error 
 			statuses[i] = store.StatusActive
 		}
 		if e.MergedInto != "" {
-			merged[i] = &es[i].MergedInto
+			// A copy: the statement is sent later (pipe), and the caller
+			// may reuse es by then.
+			m := e.MergedInto
+			merged[i] = &m
 		}
 	}
 	if err := t.later("insert entities", `INSERT INTO `+t.n.entityIDs+` (`+entityCols+`)
