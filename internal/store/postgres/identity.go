@@ -145,12 +145,7 @@ func (t *tx) InsertEntities(ctx context.Context, es []store.EntityRecord) error 
 		if statuses[i] == "" {
 			statuses[i] = store.StatusActive
 		}
-		if e.MergedInto != "" {
-			// A copy: the statement is sent later (pipe), and the caller
-			// may reuse es by then.
-			m := e.MergedInto
-			merged[i] = &m
-		}
+		merged[i] = nullText(e.MergedInto) // a copy: the caller may reuse es before the pipe sends
 	}
 	if err := t.later("insert entities", `INSERT INTO `+t.n.entityIDs+` (`+entityCols+`)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])`,
