@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -810,7 +812,7 @@ func encodeState(s *interpret.State) ([]byte, error) {
 	b = append(b, props...)
 	if len(types) > 0 {
 		b = append(b, `,"prop_types":{`...)
-		for i, k := range sortedKeys(types) {
+		for i, k := range slices.Sorted(maps.Keys(types)) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -832,7 +834,7 @@ func encodeState(s *interpret.State) ([]byte, error) {
 	}
 	if len(s.Fired) > 0 {
 		b = append(b, `,"fired":{`...)
-		for i, k := range sortedKeys(s.Fired) {
+		for i, k := range slices.Sorted(maps.Keys(s.Fired)) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -859,16 +861,6 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// sortedKeys returns m's keys in the order encoding/json writes them.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func decodeState(data []byte, id, typ string) (*interpret.State, error) {
