@@ -247,3 +247,42 @@ func TestIngestReaderIdleInputHonoursCancel(t *testing.T) {
 		t.Fatal("IngestReader did not return after its context was cancelled")
 	}
 }
+
+// failingReader serves its text, then fails instead of ending.
+type failingReader struct {
+	text string
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.text == "" {
+		return 0, r.err
+	}
+	n := copy(p, r.text)
+	r.text = r.text[n:]
+	return n, nil
+}
+
+// A read error ends the call with that error: the full chunks before it
+// are committed and counted, the partial chunk at the error is not.
+func TestIngestReaderReadError(t *testing.T) {
+	for _, after := range []time.Duration{0, -1} { // with and without the idle flush
+		d := openQuickstart(t, &defacto.Config{BatchSize: 2})
+		broken := errors.New("disk on fire")
+		r := &failingReader{err: broken, text: `{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "a@x.io"}
+{"type": "signup", "timestamp": "2024-01-01T11:00:00Z", "email": "b@x.io"}
+{"type": "signup", "timestamp": "2024-01-01T12:00:00Z", "email": "c@x.io"}
+`}
+		res, err := d.IngestReader(context.Background(), "app", r, defacto.Process, &defacto.ReadOptions{FlushAfter: after})
+		if !errors.Is(err, broken) {
+			t.Fatalf("FlushAfter %v: err %v, want the reader's", after, err)
+		}
+		if res == nil || res.EventsReceived != 2 || res.EventsIngested != 2 || res.EventsProcessed != 2 {
+			t.Fatalf("FlushAfter %v: result %+v, want the first chunk of 2", after, res)
+		}
+		rows, qerr := d.Table("customer").Execute(context.Background())
+		if qerr != nil || rows.Len() != 2 {
+			t.Fatalf("FlushAfter %v: %v customers (%v), want 2", after, rows, qerr)
+		}
+	}
+}

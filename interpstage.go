@@ -492,11 +492,7 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 		if err := w.recordFailures(id, run, false); err != nil {
 			return err
 		}
-		rec, err := w.stateRecord(id, wk.typ, run.State, m, hasState && run.Changed)
-		if err != nil {
-			return err
-		}
-		newStates = append(newStates, rec)
+		newStates = append(newStates, w.stateRecord(id, wk.typ, run.State, m, hasState && run.Changed))
 		if last != nil {
 			w.cache.put(id, run.State, *last, true)
 		} else {
@@ -739,10 +735,7 @@ func (w *stageWriter) closeLoser(mg store.MergeRecord) error {
 	}
 	w.st.recomputed[mg.From] = true
 	if run.State != nil {
-		rec, err := w.stateRecord(mg.From, mg.EntityType, run.State, m, true)
-		if err != nil {
-			return err
-		}
+		rec := w.stateRecord(mg.From, mg.EntityType, run.State, m, true)
 		rec.Status = store.StatusMerged
 		rec.NextDeadline = store.NoTime
 		if err := w.tx.PutStates(w.ctx, w.e.act().version, []store.StateRecord{rec}); err != nil {
@@ -757,22 +750,18 @@ func (w *stageWriter) closeLoser(mg store.MergeRecord) error {
 	})
 }
 
-func (w *stageWriter) stateRecord(id, typ string, s *interpret.State, m *interpret.Machine, changed bool) (store.StateRecord, error) {
+func (w *stageWriter) stateRecord(id, typ string, s *interpret.State, m *interpret.Machine, changed bool) store.StateRecord {
 	if changed {
 		s.Rev++
 	}
-	data, err := encodeState(s)
-	if err != nil {
-		return store.StateRecord{}, err
-	}
 	rec := store.StateRecord{
 		EntityID: id, EntityType: typ, ShardHash: identity.ShardHash(id), Status: store.StatusActive,
-		Data: data, NextDeadline: store.NoTime,
+		Data: encodeState(s), NextDeadline: store.NoTime,
 	}
 	if d, ok := m.NextDeadline(s); ok {
 		rec.NextDeadline = d
 	}
-	return rec, nil
+	return rec
 }
 
 // stateDoc is the stored form of a working state: properties keep their
@@ -795,8 +784,9 @@ type stateDoc struct {
 // which stores hold: a rebuild compares stored and new documents byte for
 // byte. It is written out by hand because it runs once per changed entity
 // per chunk, where reflection cost as much as interpreting the events
-// (encodeStateTest checks it against json.Marshal).
-func encodeState(s *interpret.State) ([]byte, error) {
+// (TestEncodeStateMatchesJSONMarshal and FuzzEncodeState check it against
+// json.Marshal).
+func encodeState(s *interpret.State) []byte {
 	props, types := value.EncodeTagged(value.Array(s.Props))
 	b := make([]byte, 0, 320+len(props)+48*(len(types)+len(s.Fired)))
 	b = append(b, `{"state":`...)
@@ -844,7 +834,7 @@ func encodeState(s *interpret.State) ([]byte, error) {
 		b = append(b, '}')
 	}
 	b = strconv.AppendInt(append(b, `,"rev":`...), s.Rev, 10)
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // appendJSONString appends s as encoding/json writes a string: plain

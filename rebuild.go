@@ -349,10 +349,7 @@ func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec stor
 	// state that comes out byte for byte as stored is not rewritten: a full
 	// rebuild of unchanged definitions writes almost nothing.
 	run.State.Rev = prev.rev
-	rec, err = w.stateRecord(id, typ, run.State, m, changed || !had)
-	if err != nil {
-		return rec, false, err
-	}
+	rec = w.stateRecord(id, typ, run.State, m, changed || !had)
 	if had && !changed && prev.rec.Status == rec.Status && prev.rec.NextDeadline == rec.NextDeadline &&
 		bytes.Equal(prev.rec.Data, rec.Data) {
 		return rec, false, nil

@@ -200,11 +200,7 @@ func (e *Engine) tickDue(ctx context.Context, tx store.Tx, at int64, due []store
 			}
 			res.RowsWritten += len(run.Rows)
 		}
-		out, err := w.stateRecord(rec.EntityID, rec.EntityType, run.State, m, len(run.Rows) > 0)
-		if err != nil {
-			return err
-		}
-		states = append(states, out)
+		states = append(states, w.stateRecord(rec.EntityID, rec.EntityType, run.State, m, len(run.Rows) > 0))
 	}
 	if err := w.flush(); err != nil {
 		return err
