@@ -453,11 +453,10 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 		}
 	}
 	sort.Strings(retire)
-	const per = 1000
 	var parts [][]store.EntityRecord
-	for i := 0; i < len(ents); i += per {
-		owned := make([]store.EntityRecord, 0, per)
-		for _, r := range ents[i:min(i+per, len(ents))] {
+	for i := 0; i < len(ents); i += rebuildGroupSize {
+		owned := make([]store.EntityRecord, 0, rebuildGroupSize)
+		for _, r := range ents[i:min(i+rebuildGroupSize, len(ents))] {
 			if e.owns(r.ID) {
 				owned = append(owned, r)
 			}
@@ -496,7 +495,7 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 			} else {
 				ahead = nil
 			}
-			return w.rebuild(part, lastMerge, pre)
+			return w.rebuild(part, lastMerge, pre, true)
 		})
 		if err != nil {
 			stats.discardPending()

@@ -510,17 +510,12 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 	if err := tx.PutStates(ctx, w.e.act().version, newStates); err != nil {
 		return err
 	}
-	rids := make([]string, 0, len(recompute))
-	for id := range recompute {
-		rids = append(rids, id)
+	redo := make([]store.EntityRecord, 0, len(recompute))
+	for id, typ := range recompute {
+		redo = append(redo, store.EntityRecord{ID: id, Type: typ, Status: store.StatusActive})
 	}
-	sort.Strings(rids)
-	for _, id := range rids {
-		if err := w.recompute(id, recompute[id]); err != nil {
-			return err
-		}
-	}
-	return nil
+	sort.Slice(redo, func(i, j int) bool { return redo[i].ID < redo[j].ID })
+	return w.recomputeAll(redo)
 }
 
 func sortEvents(evs []*interpret.Event) {
@@ -665,29 +660,26 @@ func (w *stageWriter) bindResolver() {
 	w.e.act().relres.ctx, w.e.act().relres.tx = w.ctx, w.tx
 }
 
-// recompute rebuilds one entity from all its linked events (§4): the
-// one-entity case of the batched rebuild (rebuild.go).
+// recompute rebuilds one entity from all its linked events (§4).
 func (w *stageWriter) recompute(id, typ string) error {
-	w.bindResolver()
-	w.cache.drop(id)
-	if w.e.act().defs.Entity(typ) == nil || w.e.act().machines[typ] == nil {
-		return nil
+	return w.recomputeAll([]store.EntityRecord{{ID: id, Type: typ, Status: store.StatusActive}})
+}
+
+// recomputeAll rebuilds active entities from all their linked events, as
+// a full rebuild does (rebuild.go): a group of rebuildGroupSize at a time,
+// each group's reads and writes a few statements, not a few per entity.
+// On PostgreSQL every statement is a round trip, and an ingest recomputes an
+// entity for each late arrival and each merge.
+func (w *stageWriter) recomputeAll(recs []store.EntityRecord) error {
+	for _, r := range recs {
+		w.cache.drop(r.ID)
 	}
-	g, err := w.loadGroup([]store.EntityRecord{{ID: id, Type: typ}})
-	if err != nil {
-		return err
+	for part := range slices.Chunk(recs, rebuildGroupSize) {
+		if err := w.rebuild(part, nil, nil, false); err != nil {
+			return err
+		}
 	}
-	rec, ok, err := w.recomputeLoaded(id, typ, g)
-	if err != nil {
-		return err
-	}
-	if err := w.flush(); err != nil {
-		return err
-	}
-	if !ok {
-		return nil
-	}
-	return w.tx.PutStates(w.ctx, w.e.act().version, []store.StateRecord{rec})
+	return nil
 }
 
 // closeLoser closes a merged-away entity at its merge (§9).

@@ -19,6 +19,10 @@ import (
 // from its own queries, and the group's writes are batched. On SQLite the
 // reads of the next group run beside the writes of this one (prefetch).
 
+// rebuildGroupSize is how many entities a rebuild reads, recomputes and
+// writes together: it bounds the events held in memory at once.
+const rebuildGroupSize = 1000
+
 // rebuildGroup is what a full rebuild reads up front for one group of
 // active entities.
 type rebuildGroup struct {
@@ -32,6 +36,9 @@ type rebuildGroup struct {
 	// rels holds current-belief relationship rows per relationship type,
 	// by source entity.
 	rels map[*definition.Relationship]map[string][]store.RelRow
+	// consecutive says the group is a run of consecutive entity ids (a
+	// full rebuild's), which the batched reads may scan as one range.
+	consecutive bool
 	// cleared is set when the pending relations and failed events of the
 	// group's entities were deleted up front (one statement per group
 	// instead of two per entity), so a recompute only adds its own.
@@ -40,14 +47,15 @@ type rebuildGroup struct {
 
 // rebuild recomputes the entities of recs in order: merged ones are closed
 // at their last merge (lastMerge), active ones recomputed from one group
-// read, or from pre, when the group was read ahead (prefetch).
-func (w *stageWriter) rebuild(recs []store.EntityRecord, lastMerge map[string]store.MergeRecord, pre *rebuildGroup) error {
+// read, or from pre, when the group was read ahead (prefetch). consecutive
+// says recs are a run of consecutive entity ids (see rebuildGroup).
+func (w *stageWriter) rebuild(recs []store.EntityRecord, lastMerge map[string]store.MergeRecord, pre *rebuildGroup, consecutive bool) error {
 	w.bindResolver()
 	active := activeOf(w.e, recs)
 	g := pre
 	if g == nil {
 		var err error
-		if g, err = w.loadGroup(active); err != nil {
+		if g, err = w.loadGroup(active, consecutive); err != nil {
 			return err
 		}
 	}
@@ -92,8 +100,8 @@ func activeOf(e *Engine, recs []store.EntityRecord) []store.EntityRecord {
 
 // loadGroup reads the working states, events, current history rows and
 // current relationship rows of recs (entities of known types).
-func (w *stageWriter) loadGroup(recs []store.EntityRecord) (*rebuildGroup, error) {
-	g := &rebuildGroup{}
+func (w *stageWriter) loadGroup(recs []store.EntityRecord, consecutive bool) (*rebuildGroup, error) {
+	g := &rebuildGroup{consecutive: consecutive}
 	if err := readGroupEvents(w.ctx, w.tx, recs, w.hi, g); err != nil {
 		return nil, err
 	}
@@ -115,7 +123,7 @@ func readGroupEvents(ctx context.Context, tx store.Tx, recs []store.EntityRecord
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
-	rows, err := tx.EventsOfEntities(ctx, ids, hi)
+	rows, err := tx.EventsOfEntities(ctx, ids, g.consecutive, hi)
 	if err != nil {
 		return err
 	}
@@ -161,7 +169,7 @@ func readGroupRows(ctx context.Context, tx store.Tx, e *Engine, recs []store.Ent
 	sort.Strings(types)
 	for _, t := range types {
 		ent := e.act().defs.Entity(t)
-		got, err := tx.CurrentRowsOf(ctx, e.act().version, ent, byType[t])
+		got, err := tx.CurrentRowsOf(ctx, e.act().version, ent, byType[t], g.consecutive)
 		if err != nil {
 			return err
 		}
@@ -169,7 +177,7 @@ func readGroupRows(ctx context.Context, tx store.Tx, e *Engine, recs []store.Ent
 			g.rows[id] = rows
 		}
 		for _, rel := range ent.Relationships {
-			if g.rels[rel], err = tx.CurrentRelRowsOf(ctx, e.act().version, rel, byType[t]); err != nil {
+			if g.rels[rel], err = tx.CurrentRelRowsOf(ctx, e.act().version, rel, byType[t], g.consecutive); err != nil {
 				return err
 			}
 		}
@@ -225,10 +233,10 @@ func (e *Engine) newReaders(ctx context.Context) *readers {
 	return &readers{events: ev.Read, rows: rs.Read, close: func() { _ = ev.Close(); _ = rs.Close() }}
 }
 
-// readAhead starts reading recs (active entities of one group) on two
-// goroutines.
+// readAhead starts reading recs (active entities of one full-rebuild
+// group, so consecutive ids) on two goroutines.
 func (e *Engine) readAhead(ctx context.Context, rd *readers, recs []store.EntityRecord, hi int64) *prefetch {
-	p := &prefetch{done: make(chan struct{}), g: &rebuildGroup{}}
+	p := &prefetch{done: make(chan struct{}), g: &rebuildGroup{consecutive: true}}
 	var evErr error
 	evDone := make(chan struct{})
 	go func() {
@@ -283,7 +291,7 @@ func (w *stageWriter) clearGroup(g *rebuildGroup, recs []store.EntityRecord) err
 }
 
 // recomputeLoaded is recompute from a group's loaded data: history writes
-// without supersedes are queued for flush, and the new working state is
+// are queued for flush, and the new working state is
 // returned (ok false: none) for the caller to store with the group's.
 func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec store.StateRecord, ok bool, err error) {
 	ent := w.e.act().defs.Entity(typ)
@@ -308,14 +316,8 @@ func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec stor
 	changed := len(hw.Insert)+len(hw.Supersede)+len(hw.Close) > 0
 	w.st.rowsWritten += len(hw.Insert)
 	w.st.superseded += len(hw.Supersede)
-	switch {
-	case len(hw.Insert) == 0 && len(hw.Supersede) == 0 && len(hw.Close) == 0:
-	case len(hw.Supersede) == 0:
+	if changed {
 		w.queue(ent, hw)
-	default:
-		if err := w.tx.WriteHistory(w.ctx, w.e.act().version, ent, hw); err != nil {
-			return rec, false, err
-		}
 	}
 	for _, rel := range ent.Relationships {
 		rw := planRelReplace(rel, id, g.rels[rel][id], run, w.now)

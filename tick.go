@@ -213,13 +213,15 @@ func (e *Engine) tickDue(ctx context.Context, tx store.Tx, at int64, due []store
 			return err
 		}
 		w.hi = idc
-		for _, rec := range rebuild {
-			before := w.st.rowsWritten
-			if err := w.recompute(rec.EntityID, rec.EntityType); err != nil {
-				return err
-			}
-			res.RowsWritten += w.st.rowsWritten - before
+		redo := make([]store.EntityRecord, len(rebuild))
+		for i, rec := range rebuild {
+			redo[i] = store.EntityRecord{ID: rec.EntityID, Type: rec.EntityType, Status: store.StatusActive}
 		}
+		before := w.st.rowsWritten
+		if err := w.recomputeAll(redo); err != nil {
+			return err
+		}
+		res.RowsWritten += w.st.rowsWritten - before
 	}
 	return tx.PutStates(ctx, e.act().version, states)
 }

@@ -124,12 +124,13 @@ type Tx interface {
 	// (interpretation reads neither). Ids without rows are absent; a row
 	// linked to several of ids appears under each.
 	//
-	// EventsOfEntities, CurrentRowsOf and CurrentRelRowsOf serve a full
-	// rebuild, which passes runs of consecutive entity ids (slices of
-	// AllEntities): a backend may read every entity between the least and
-	// the greatest of ids and drop the others (SQLite does), so scattered
-	// ids cost a scan of the range between them.
-	EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (map[string][]LedgerRow, error)
+	// EventsOfEntities, CurrentRowsOf and CurrentRelRowsOf serve batched
+	// recomputes. consecutive says ids are a run of consecutive entity ids
+	// (a slice of AllEntities, as a full rebuild passes): a backend may then
+	// read every entity between the least and the greatest of ids and drop
+	// the others (SQLite does), where scattered ids (the late arrivals of a
+	// chunk) are better found one index seek each.
+	EventsOfEntities(ctx context.Context, ids []string, consecutive bool, maxSeq int64) (map[string][]LedgerRow, error)
 
 	// --- identity ---
 
@@ -164,11 +165,11 @@ type Tx interface {
 	CurrentRows(ctx context.Context, version string, ent *definition.Entity, id string) ([]HistoryRow, error)
 	// CurrentRowsOf is CurrentRows for several ids at once: per id, every
 	// current-belief row by valid_from; ids without rows are absent.
-	CurrentRowsOf(ctx context.Context, version string, ent *definition.Entity, ids []string) (map[string][]HistoryRow, error)
+	CurrentRowsOf(ctx context.Context, version string, ent *definition.Entity, ids []string, consecutive bool) (map[string][]HistoryRow, error)
 	// CurrentRelRowsOf is CurrentRelRows for several sources at once: per
 	// source id, every current-belief row of rel by (target, valid_from);
 	// sources without rows are absent.
-	CurrentRelRowsOf(ctx context.Context, version string, rel *definition.Relationship, ids []string) (map[string][]RelRow, error)
+	CurrentRelRowsOf(ctx context.Context, version string, rel *definition.Relationship, ids []string, consecutive bool) (map[string][]RelRow, error)
 	// WriteHistory applies one entity's planned changes (history.md §4).
 	WriteHistory(ctx context.Context, version string, ent *definition.Entity, w *HistoryWrite) error
 	// WriteHistories applies several entities' plans at once (one entity

@@ -18,7 +18,7 @@ import (
 
 // EventsOfEntities returns, per id, the live rows linked to it with sequence
 // <= maxSeq, by (timestamp, sequence), without Raw and Hints.
-func (t *tx) EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (map[string][]store.LedgerRow, error) {
+func (t *tx) EventsOfEntities(ctx context.Context, ids []string, _ bool, maxSeq int64) (map[string][]store.LedgerRow, error) {
 	out := make(map[string][]store.LedgerRow, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -61,7 +61,7 @@ func (t *tx) EventsOfEntities(ctx context.Context, ids []string, maxSeq int64) (
 }
 
 // CurrentRowsOf returns, per id, every current-belief row by valid_from.
-func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.Entity, ids []string) (map[string][]store.HistoryRow, error) {
+func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.Entity, ids []string, _ bool) (map[string][]store.HistoryRow, error) {
 	out := make(map[string][]store.HistoryRow, len(ids))
 	h, err := t.history(version, ent)
 	if err == nil && len(ids) > 0 {
@@ -79,7 +79,7 @@ func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.
 
 // CurrentRelRowsOf returns, per source id, every current-belief row of r by
 // (target, valid_from).
-func (t *tx) CurrentRelRowsOf(ctx context.Context, version string, r *definition.Relationship, ids []string) (map[string][]store.RelRow, error) {
+func (t *tx) CurrentRelRowsOf(ctx context.Context, version string, r *definition.Relationship, ids []string, _ bool) (map[string][]store.RelRow, error) {
 	out := make(map[string][]store.RelRow, len(ids))
 	h, err := t.rel(version, r)
 	if err == nil && len(ids) > 0 {

@@ -22,7 +22,8 @@ func withoutRaw(rows []store.LedgerRow) []store.LedgerRow {
 // per-entity reads they stand for, over more ids than one statement of a
 // chunking backend takes, with ids out of order and ids of other entities
 // between them (SQLite reads the range between the least and the greatest
-// id and must drop those).
+// id for consecutive ids, and must drop those), both for consecutive ids
+// and for scattered ones.
 func testBatchedReads(f *fixture) {
 	f.ensure(v1, f.set)
 	// Timestamps out of sequence order, with a tie; e5 becomes a duplicate
@@ -77,62 +78,65 @@ func testBatchedReads(f *fixture) {
 			Supersede: []store.RelKey{{TargetID: "o2", ValidFrom: base + 10}}}))
 	})
 	ids := append([]string{"c1", "nobody", "c2", "o1", "c1"}, many...)
-	f.read(func(tx store.Tx) {
-		for _, upTo := range []int64{s[2], ms[len(ms)-1]} {
-			got, err := tx.EventsOfEntities(f.ctx, ids, upTo)
-			f.must(err)
-			nonEmpty := map[string]bool{}
-			for _, id := range ids {
-				want, err := tx.EntityEvents(f.ctx, id, upTo)
+	// Both ways of finding the ids: a range scan (consecutive) and seeks.
+	for _, consecutive := range []bool{true, false} {
+		f.read(func(tx store.Tx) {
+			for _, upTo := range []int64{s[2], ms[len(ms)-1]} {
+				got, err := tx.EventsOfEntities(f.ctx, ids, consecutive, upTo)
 				f.must(err)
-				want = withoutRaw(want)
-				checkLedger(f.t, fmt.Sprintf("EventsOfEntities[%s] (max %d)", id, upTo), got[id], want)
-				if len(want) > 0 {
-					nonEmpty[id] = true
+				nonEmpty := map[string]bool{}
+				for _, id := range ids {
+					want, err := tx.EntityEvents(f.ctx, id, upTo)
+					f.must(err)
+					want = withoutRaw(want)
+					checkLedger(f.t, fmt.Sprintf("EventsOfEntities[%s] (max %d)", id, upTo), got[id], want)
+					if len(want) > 0 {
+						nonEmpty[id] = true
+					}
+				}
+				if len(got) != len(nonEmpty) {
+					f.t.Errorf("EventsOfEntities (max %d) returned %d ids, want %d", upTo, len(got), len(nonEmpty))
 				}
 			}
-			if len(got) != len(nonEmpty) {
-				f.t.Errorf("EventsOfEntities (max %d) returned %d ids, want %d", upTo, len(got), len(nonEmpty))
+			got, err := tx.EventsOfEntities(f.ctx, ids, consecutive, ms[len(ms)-1])
+			f.must(err)
+			checkLedger(f.t, "EventsOfEntities[c1]", got["c1"], withoutRaw([]store.LedgerRow{rows[1], rows[2], rows[0]}))
+			checkLedger(f.t, "EventsOfEntities[c2]", got["c2"], withoutRaw([]store.LedgerRow{rows[5], rows[3]}))
+			if got, err := tx.EventsOfEntities(f.ctx, nil, consecutive, s[5]); err != nil || len(got) != 0 {
+				f.t.Errorf("EventsOfEntities(nil) = %v, %v", got, err)
 			}
-		}
-		got, err := tx.EventsOfEntities(f.ctx, ids, ms[len(ms)-1])
-		f.must(err)
-		checkLedger(f.t, "EventsOfEntities[c1]", got["c1"], withoutRaw([]store.LedgerRow{rows[1], rows[2], rows[0]}))
-		checkLedger(f.t, "EventsOfEntities[c2]", got["c2"], withoutRaw([]store.LedgerRow{rows[5], rows[3]}))
-		if got, err := tx.EventsOfEntities(f.ctx, nil, s[5]); err != nil || len(got) != 0 {
-			f.t.Errorf("EventsOfEntities(nil) = %v, %v", got, err)
-		}
 
-		cur, err := tx.CurrentRowsOf(f.ctx, v1, f.customer, ids)
-		f.must(err)
-		for _, id := range []string{"c1", "c2", "nobody"} {
-			want, err := tx.CurrentRows(f.ctx, v1, f.customer, id)
+			cur, err := tx.CurrentRowsOf(f.ctx, v1, f.customer, ids, consecutive)
 			f.must(err)
-			checkHistory(f.t, "CurrentRowsOf["+id+"]", cur[id], want)
-		}
-		checkHistory(f.t, "CurrentRowsOf[c1]", cur["c1"], []store.HistoryRow{rec(hrow("c1", base+10, base+20), base+100),
-			rec(withName(hrow("c1", base+20, base+30), "late"), base+200), rec(hrow("c1", base+30, store.NoTime), base+100)})
-		if len(cur) != 2 {
-			f.t.Errorf("CurrentRowsOf returned %d ids, want c1 and c2", len(cur))
-		}
-		if cur, err := tx.CurrentRowsOf(f.ctx, v1, f.customer, nil); err != nil || len(cur) != 0 {
-			f.t.Errorf("CurrentRowsOf(nil) = %v, %v", cur, err)
-		}
+			for _, id := range []string{"c1", "c2", "nobody"} {
+				want, err := tx.CurrentRows(f.ctx, v1, f.customer, id)
+				f.must(err)
+				checkHistory(f.t, "CurrentRowsOf["+id+"]", cur[id], want)
+			}
+			checkHistory(f.t, "CurrentRowsOf[c1]", cur["c1"], []store.HistoryRow{rec(hrow("c1", base+10, base+20), base+100),
+				rec(withName(hrow("c1", base+20, base+30), "late"), base+200), rec(hrow("c1", base+30, store.NoTime), base+100)})
+			if len(cur) != 2 {
+				f.t.Errorf("CurrentRowsOf returned %d ids, want c1 and c2", len(cur))
+			}
+			if cur, err := tx.CurrentRowsOf(f.ctx, v1, f.customer, nil, consecutive); err != nil || len(cur) != 0 {
+				f.t.Errorf("CurrentRowsOf(nil) = %v, %v", cur, err)
+			}
 
-		rels, err := tx.CurrentRelRowsOf(f.ctx, v1, f.places, ids)
-		f.must(err)
-		for _, id := range []string{"c1", "c2", "nobody"} {
-			want, err := tx.CurrentRelRows(f.ctx, v1, f.places, id)
+			rels, err := tx.CurrentRelRowsOf(f.ctx, v1, f.places, ids, consecutive)
 			f.must(err)
-			checkRels(f.t, "CurrentRelRowsOf["+id+"]", rels[id], want)
-		}
-		checkRels(f.t, "CurrentRelRowsOf[c1]", rels["c1"], []store.RelRow{src(relRow("o1", base+10, base+20), "c1", base+100),
-			src(relRow("o1", base+20, store.NoTime), "c1", base+100)})
-		if len(rels) != 2 {
-			f.t.Errorf("CurrentRelRowsOf returned %d sources, want c1 and c2", len(rels))
-		}
-		if rels, err := tx.CurrentRelRowsOf(f.ctx, v1, f.places, nil); err != nil || len(rels) != 0 {
-			f.t.Errorf("CurrentRelRowsOf(nil) = %v, %v", rels, err)
-		}
-	})
+			for _, id := range []string{"c1", "c2", "nobody"} {
+				want, err := tx.CurrentRelRows(f.ctx, v1, f.places, id)
+				f.must(err)
+				checkRels(f.t, "CurrentRelRowsOf["+id+"]", rels[id], want)
+			}
+			checkRels(f.t, "CurrentRelRowsOf[c1]", rels["c1"], []store.RelRow{src(relRow("o1", base+10, base+20), "c1", base+100),
+				src(relRow("o1", base+20, store.NoTime), "c1", base+100)})
+			if len(rels) != 2 {
+				f.t.Errorf("CurrentRelRowsOf returned %d sources, want c1 and c2", len(rels))
+			}
+			if rels, err := tx.CurrentRelRowsOf(f.ctx, v1, f.places, nil, consecutive); err != nil || len(rels) != 0 {
+				f.t.Errorf("CurrentRelRowsOf(nil) = %v, %v", rels, err)
+			}
+		})
+	}
 }
