@@ -31,6 +31,7 @@ type record struct {
 	raw   []byte      // JSON as given (nil when it did not parse)
 	val   value.Value // decoded object
 	err   string      // parse problem, e.g. "line 3: invalid JSON: …"
+	text  string      // the input as given when it is not a JSON object, for the failure's raw
 	// flush marks no record: the input went idle, so the records so far
 	// are committed now instead of when the chunk is full (idleFlush).
 	flush bool
@@ -208,10 +209,10 @@ func readJSONLines(br *bufio.Reader, yield func(record) error) error {
 				index++
 				v, perr := value.FromJSON(trimmed)
 				switch {
-				case perr != nil:
-					r.raw, r.err = nil, fmt.Sprintf("line %d: invalid JSON: %v", line, perr)
+				case perr != nil: // perr says "invalid JSON: …"
+					r.raw, r.text, r.err = nil, string(trimmed), fmt.Sprintf("line %d: %v", line, perr)
 				case v.Kind() != value.KindObject:
-					r.raw, r.err = nil, fmt.Sprintf("line %d: expected a JSON object, got %s", line, v.Kind())
+					r.raw, r.text, r.err = nil, string(trimmed), fmt.Sprintf("line %d: expected a JSON object, got %s", line, v.Kind())
 				default:
 					r.val = v
 				}
@@ -244,10 +245,10 @@ func readJSONArray(br *bufio.Reader, yield func(record) error) error {
 		r := record{index: index, raw: raw}
 		v, err := value.FromJSON(raw)
 		switch {
-		case err != nil:
-			r.raw, r.err = nil, fmt.Sprintf("element %d: invalid JSON: %v", index, err)
+		case err != nil: // err says "invalid JSON: …"
+			r.raw, r.text, r.err = nil, string(raw), fmt.Sprintf("element %d: %v", index, err)
 		case v.Kind() != value.KindObject:
-			r.raw, r.err = nil, fmt.Sprintf("element %d: expected a JSON object, got %s", index, v.Kind())
+			r.raw, r.text, r.err = nil, string(raw), fmt.Sprintf("element %d: expected a JSON object, got %s", index, v.Kind())
 		default:
 			r.val = v
 		}
@@ -347,7 +348,11 @@ func (e *Engine) prepareChunk(src *definition.Source, recs []record) (*preparedC
 	act := e.act()
 	for _, r := range recs {
 		if r.err != "" {
-			p.failed = append(p.failed, EventFailure{Stage: StageNormalize, Index: r.index, Source: src.Name, Message: r.err})
+			f := EventFailure{Stage: StageNormalize, Index: r.index, Source: src.Name, Message: r.err}
+			if r.text != "" {
+				f.Raw = r.text // kept, so the dead letter holds what to fix and resend
+			}
+			p.failed = append(p.failed, f)
 			continue
 		}
 		ev, ign, f := act.norm.Normalize(src, r.val, now, true)

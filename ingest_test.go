@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func openQuickstart(t *testing.T, cfg *defacto.Config) *defacto.Engine {
 }
 
 // One broken line never loses the good ones: it becomes a failure naming
-// its line, goes to the dead-letter file, and the rest lands.
+// its line, goes to the dead-letter file with its text, and the rest lands.
 func TestIngestReaderBadLinesAndDeadLetters(t *testing.T) {
 	dl := filepath.Join(t.TempDir(), "dead", "letters.jsonl")
 	d := openQuickstart(t, &defacto.Config{DeadLetter: defacto.DeadLetterFile{Path: dl}, BatchSize: 2})
@@ -66,11 +67,20 @@ func TestIngestReaderBadLinesAndDeadLetters(t *testing.T) {
 	want := []struct {
 		index int
 		text  string
-	}{{1, "line 2: invalid JSON"}, {2, "line 4: expected a JSON object"}, {3, "unknown event type 'sigup'"}, {4, "out of range for unit 's'"}}
+		raw   any // the text of input that is not an object, else the object
+	}{
+		{1, "line 2: invalid JSON: unexpected EOF", `{"type": "signup", "timestamp":`},
+		{2, "line 4: expected a JSON object, got Array", `[1, 2]`},
+		{3, "unknown event type 'sigup'", map[string]any{"type": "sigup", "timestamp": "2024-01-01T10:00:00Z", "email": "b@x.io"}},
+		{4, "out of range for unit 's'", map[string]any{"type": "signup", "timestamp": int64(1704103200000), "email": "c@x.io"}},
+	}
 	for i, w := range want {
 		f := res.Failures[i]
 		if f.Index != w.index || f.Stage != defacto.StageNormalize || !strings.Contains(f.Message, w.text) {
 			t.Errorf("failure %d: %+v, want index %d containing %q", i, f, w.index, w.text)
+		}
+		if !reflect.DeepEqual(f.Raw, w.raw) {
+			t.Errorf("failure %d: raw %#v, want %#v", i, f.Raw, w.raw)
 		}
 	}
 	f, err := os.Open(dl)
@@ -84,8 +94,11 @@ func TestIngestReaderBadLinesAndDeadLetters(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatal(err)
 		}
-		if rec["namespace"] != "defacto" || rec["stage"] != "normalize" || rec["recorded_at"] == "" {
+		if rec["namespace"] != "defacto" || rec["stage"] != "normalize" || rec["recorded_at"] == "" || rec["raw"] == nil {
 			t.Fatalf("dead letter: %v", rec)
+		}
+		if lines == 0 && rec["raw"] != `{"type": "signup", "timestamp":` {
+			t.Fatalf("dead letter of the broken line: raw %#v, want its text", rec["raw"])
 		}
 	}
 	if lines != 4 {

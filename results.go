@@ -12,19 +12,21 @@ const (
 // interpreted. Failures are results, never errors: the rest of the batch
 // proceeds. It is also the dead-letter record.
 type EventFailure struct {
-	Stage       string `json:"stage"`
-	Index       int    `json:"index"` // 0-based record position in the call; -1 when not tied to one
-	Sequence    int64  `json:"sequence"`
-	EventID     string `json:"event_id"`
-	Source      string `json:"source"`
-	EventType   string `json:"event_type"`
-	EntityType  string `json:"entity_type"`
-	EntityID    string `json:"entity_id"`
-	Field       string `json:"field"`
-	Location    string `json:"location"`
-	Message     string `json:"message"`
-	Raw         any    `json:"raw"`
-	Recoverable bool   `json:"recoverable"`
+	Stage      string `json:"stage"`
+	Index      int    `json:"index"` // 0-based record position in the call; -1 when not tied to one
+	Sequence   int64  `json:"sequence"`
+	EventID    string `json:"event_id"`
+	Source     string `json:"source"`
+	EventType  string `json:"event_type"`
+	EntityType string `json:"entity_type"`
+	EntityID   string `json:"entity_id"`
+	Field      string `json:"field"`
+	Location   string `json:"location"`
+	Message    string `json:"message"`
+	// Raw is the raw record as a JSON object; for input that is not a JSON
+	// object (a broken line, an array), its text as given, as a string.
+	Raw         any  `json:"raw"`
+	Recoverable bool `json:"recoverable"`
 }
 
 // Merge is one merge of two entities.
