@@ -213,6 +213,15 @@ func TestIngestAndQuery(t *testing.T) {
 	wantCode(t, filters[2], 1)
 	wantCode(t, filters[3], 2)
 	golden(t, "query_filters", dir, filters...)
+	// -o is --output, before or after the command.
+	for _, args := range [][]string{
+		{"-o", "csv", "table", "customer", "--where", "plan=pro"},
+		{"table", "customer", "--where", "plan=pro", "-o", "csv"},
+	} {
+		if tr := run(t, dir, "", args...); tr.code != 0 || tr.stdout != filters[0].stdout {
+			t.Errorf("defacto %s: exit %d, stdout %q; want --output csv's %q", strings.Join(args, " "), tr.code, tr.stdout, filters[0].stdout)
+		}
+	}
 
 	ledger := []transcript{
 		run(t, dir, "", "ledger", "count"),

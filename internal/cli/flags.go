@@ -73,6 +73,10 @@ func lookupSpec(name string) *spec {
 // after the command.
 var globalFlags = []string{"project", "database", "namespace", "output", "log-level", "log-format", "dead-letter"}
 
+// shorthands maps one-letter flags to the long flag they stand for; help
+// lists them beside it.
+var shorthands = map[string]string{"o": "output"}
+
 func registerGlobals(fs *flag.FlagSet, o *Options) {
 	// Defaults are the current values: a flag set created after the first
 	// parse must not reset what was already given.
@@ -80,6 +84,7 @@ func registerGlobals(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.Database, "database", o.Database, "database `URL`: a path or sqlite:PATH, postgres://... (env DEFACTO_DATABASE; default <project>/.defacto/defacto.db)")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "namespace `NAME` (env DEFACTO_NAMESPACE; default defacto)")
 	fs.StringVar(&o.Output, "output", o.Output, "output `FORMAT`: table, json, jsonl or csv (default table on a terminal, json otherwise)")
+	fs.StringVar(&o.Output, "o", o.Output, "shorthand for --output")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log `LEVEL` on stderr: debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "log `FORMAT`: console or json")
 	fs.StringVar(&o.DeadLetter, "dead-letter", o.DeadLetter, "append every failed event to `FILE` (JSON Lines)")
@@ -361,9 +366,11 @@ func (inv *invocation) writeHelp(w io.Writer) {
 		b.WriteString(capitalize(inv.spec.summary) + ".\n")
 		var own, global []*flag.Flag
 		inv.fs.VisitAll(func(f *flag.Flag) {
-			if isGlobal(f.Name) {
+			switch {
+			case shorthands[f.Name] != "":
+			case isGlobal(f.Name):
 				global = append(global, f)
-			} else {
+			default:
 				own = append(own, f)
 			}
 		})
@@ -418,6 +425,11 @@ func writeFlags(b *strings.Builder, fl []*flag.Flag) {
 	for _, f := range fl {
 		name, usage := flag.UnquoteUsage(f)
 		left := "--" + f.Name
+		for short, long := range shorthands {
+			if long == f.Name {
+				left = "-" + short + ", " + left
+			}
+		}
 		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
 			if name == "" {
 				name = "VALUE"
