@@ -42,7 +42,7 @@ func TestLifecycleBadInput(t *testing.T) {
 		text string
 	}{
 		{"merge into itself", func() error { _, err := d.Merge(ctx, alice, alice, ""); return err }, defacto.ErrValidation, "itself"},
-		{"merge across types", func() error { _, err := d.Merge(ctx, alice, order, ""); return err }, defacto.ErrValidation, "different types"},
+		{"merge across types", func() error { _, err := d.Merge(ctx, alice, order, ""); return err }, defacto.ErrValidation, "of different types"},
 		{"merge unknown id", func() error { _, err := d.Merge(ctx, "nope", bob, ""); return err }, defacto.ErrNotFound, "nope"},
 		{"erase unknown id", func() error { _, err := d.Erase(ctx, "nope"); return err }, defacto.ErrNotFound, "nope"},
 		{"redact unknown id", func() error { _, err := d.Redact(ctx, "nope"); return err }, defacto.ErrNotFound, "nope"},

@@ -67,8 +67,8 @@ func (e *Engine) Merge(ctx context.Context, from, into, reason string) (*MergeRe
 			}
 		}
 		if recs[from].Type != recs[into].Type {
-			return errorf(ErrValidation, "cannot merge a %s into a %s: entities '%s' and '%s' have different types",
-				recs[from].Type, recs[into].Type, from, into)
+			return errorf(ErrValidation, "cannot merge %s '%s' into %s '%s': entities of different types",
+				recs[from].Type, from, recs[into].Type, into)
 		}
 		typ = recs[from].Type
 		return nil
