@@ -236,7 +236,8 @@ func readJSONArray(br *bufio.Reader, yield func(record) error) error {
 	if _, err := dec.Token(); err != nil { // '['
 		return yield(record{index: 0, err: fmt.Sprintf("invalid JSON array: %v", err)})
 	}
-	for index := 0; dec.More(); index++ {
+	index := 0
+	for ; dec.More(); index++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			// The rest of the array cannot be framed; report and stop.
@@ -255,6 +256,17 @@ func readJSONArray(br *bufio.Reader, yield func(record) error) error {
 		if err := yield(r); err != nil {
 			return err
 		}
+	}
+	if _, err := dec.Token(); err != nil { // ']'
+		return yield(record{index: index, err: fmt.Sprintf("invalid JSON array: %v", err)})
+	}
+	// Data after the array (a second array, stray objects) would otherwise be
+	// dropped unread; it becomes one failure, so the caller learns of it.
+	rest := bufio.NewReader(io.MultiReader(dec.Buffered(), br))
+	if _, err := peekNonSpace(rest); err == nil {
+		return yield(record{index: index, err: "unexpected data after the JSON array (one array per input; JSON Lines take any number of objects)"})
+	} else if !errors.Is(err, io.EOF) {
+		return err
 	}
 	return nil
 }

@@ -106,6 +106,39 @@ func TestIngestReaderBadLinesAndDeadLetters(t *testing.T) {
 	}
 }
 
+// A JSON array that is cut short, or followed by more data, never loses
+// what follows silently: the elements before land, and the rest is a
+// failure.
+func TestIngestJSONArrayTruncatedOrFollowed(t *testing.T) {
+	ctx := context.Background()
+	signup := `{"type":"signup","timestamp":"2024-01-01","email":"a@x.io"}`
+	for _, tc := range []struct {
+		name, input, message string
+	}{
+		{"cut short", `[` + signup + `,`, "element 1: invalid JSON"},
+		{"cut after an element", `[` + signup, "invalid JSON array"},
+		{"a second array", `[` + signup + "]\n[" + signup + `]`, "unexpected data after the JSON array"},
+		{"a stray object", `[` + signup + `] {"type":"signup"}`, "unexpected data after the JSON array"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := openQuickstart(t, nil)
+			res, err := d.IngestReader(ctx, "app", strings.NewReader(tc.input), defacto.AppendOnly, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.EventsIngested != 1 || res.EventsFailed != 1 || res.EventsReceived != 2 ||
+				!strings.Contains(res.Failures[0].Message, tc.message) || res.Failures[0].Index != 1 {
+				t.Fatalf("%+v, want 1 ingested and 1 failure at index 1 containing %q", res, tc.message)
+			}
+		})
+	}
+	d := openQuickstart(t, nil)
+	res, err := d.IngestReader(ctx, "app", strings.NewReader("[\n"+signup+"\n]\n\t \n"), defacto.AppendOnly, nil)
+	if err != nil || res.EventsIngested != 1 || res.EventsFailed != 0 {
+		t.Fatalf("an array with trailing white space: %+v, %v", res, err)
+	}
+}
+
 func TestIngestJSONArrayAndUnknownSource(t *testing.T) {
 	d := openQuickstart(t, nil)
 	ctx := context.Background()
