@@ -291,8 +291,8 @@ func (w *stageWriter) clearGroup(g *rebuildGroup, recs []store.EntityRecord) err
 }
 
 // recomputeLoaded is recompute from a group's loaded data: history writes
-// are queued for flush, and the new working state is
-// returned (ok false: none) for the caller to store with the group's.
+// are queued for flush, and the new working state is returned (ok false:
+// none) for the caller to store with the group's.
 func (w *stageWriter) recomputeLoaded(id, typ string, g *rebuildGroup) (rec store.StateRecord, ok bool, err error) {
 	ent := w.e.act().defs.Entity(typ)
 	m := w.e.act().machines[typ]
