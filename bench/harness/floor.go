@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -240,6 +241,7 @@ func Floor(ctx context.Context, s *Snapshot, dir string, o FloorOptions, p *Prag
 // prepared and rows grouped by transaction, ready for one timed Insert.
 type FloorDB struct {
 	db     *sql.DB
+	store  *sql.DB // with FloorOptions.Split: the version store's own connection
 	stmts  []*sql.Stmt
 	chunks [][]floorPart
 	rows   int
@@ -251,6 +253,7 @@ type FloorDB struct {
 type floorPart struct {
 	table string
 	st    *sql.Stmt
+	query string
 	rows  [][]any
 }
 
@@ -260,6 +263,11 @@ type FloorOptions struct {
 	Keep func(*Table) bool
 	// Pattern adds the writes of the engine's chunk pattern (pattern.go).
 	Pattern bool
+	// Split commits the main file's rows and the version store's on two
+	// connections, each chunk's store transaction beside the next chunk's
+	// main one (insertSplit): what a design that commits the two files
+	// separately could reach. The engine commits both in one transaction.
+	Split bool
 }
 
 // PrepareFloor creates an empty database pair in dir with the snapshot's
@@ -341,19 +349,36 @@ func PrepareFloor(ctx context.Context, s *Snapshot, dir string, o FloorOptions, 
 		return rank(a) - rank(b)
 	})
 	f.chunks = make([][]floorPart, s.Chunks)
+	queries := map[*sql.Stmt]string{}
 	prepare := func(q string) (*sql.Stmt, error) {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("prepare %s: %w", q, err)
 		}
 		f.stmts = append(f.stmts, st)
+		queries[st] = q
 		return st, nil
+	}
+	if o.Split {
+		// The store's connection attaches it under its usual name, so the
+		// statements read the same; its own main file stays empty.
+		if f.store, err = openOne(filepath.Join(dir, "split.db"), false); err != nil {
+			return nil, err
+		}
+		if _, err := f.store.ExecContext(ctx, `ATTACH ? AS `+Version, storePath); err != nil {
+			return nil, err
+		}
+		for _, q := range p.statements() {
+			if _, err := f.store.ExecContext(ctx, q); err != nil {
+				return nil, fmt.Errorf("%s: %w", q, err)
+			}
+		}
 	}
 	// add appends one part per chunk of rows (nil entries skipped).
 	add := func(label string, st *sql.Stmt, byChunk [][][]any, count bool) {
 		for c, rows := range byChunk {
 			if len(rows) > 0 {
-				f.chunks[c] = append(f.chunks[c], floorPart{table: label, st: st, rows: rows})
+				f.chunks[c] = append(f.chunks[c], floorPart{table: label, st: st, query: queries[st], rows: rows})
 				if count {
 					f.rows += len(rows)
 				}
@@ -417,6 +442,9 @@ func (f *FloorDB) Rows() int { return f.rows }
 // chunk. It can run once.
 func (f *FloorDB) Insert(ctx context.Context) (Span, error) {
 	f.ByTable = map[string]time.Duration{}
+	if f.store != nil {
+		return timed(func() error { return f.insertSplit(ctx) })
+	}
 	return timed(func() error {
 		for _, parts := range f.chunks {
 			tx, err := f.db.BeginTx(ctx, nil)
@@ -444,8 +472,68 @@ func (f *FloorDB) Insert(ctx context.Context) (Span, error) {
 	})
 }
 
+// insertSplit writes the main file's rows of each chunk in one transaction
+// on the main connection, and the version store's in one on the store's
+// connection, after the chunk's main transaction and beside the next one.
+// ByTable is not kept.
+func (f *FloorDB) insertSplit(ctx context.Context) error {
+	// BEGIN IMMEDIATE takes the write lock of every attached file, so the
+	// main connection must not hold the store.
+	if _, err := f.db.ExecContext(ctx, `DETACH `+Version); err != nil {
+		return err
+	}
+	run := func(db *sql.DB, parts []floorPart, store bool) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		for _, p := range parts {
+			if strings.HasPrefix(p.table, Version+".") != store {
+				continue
+			}
+			st := tx.StmtContext(ctx, p.st)
+			if store { // the prepared statements belong to the main connection
+				if st, err = tx.PrepareContext(ctx, p.query); err != nil {
+					return err
+				}
+			}
+			for _, row := range p.rows {
+				if _, err := st.ExecContext(ctx, row...); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Commit()
+	}
+	ready := make(chan int, len(f.chunks)) // chunks whose main transaction committed
+	storeErr := make(chan error, 1)
+	go func() {
+		var err error
+		for k := range ready {
+			if err == nil {
+				err = run(f.store, f.chunks[k], true)
+			}
+		}
+		storeErr <- err
+	}()
+	var err error
+	for k, parts := range f.chunks {
+		if err = run(f.db, parts, false); err != nil {
+			break
+		}
+		ready <- k
+	}
+	close(ready)
+	return errors.Join(err, <-storeErr)
+}
+
 // Close closes the statements and the database.
 func (f *FloorDB) Close() error {
+	if f.store != nil {
+		f.store.Close()
+		f.store = nil
+	}
 	if f.db == nil {
 		return nil
 	}

@@ -114,6 +114,19 @@ func TestWorkloadEndToEnd(t *testing.T) {
 			break
 		}
 	}
+	// Split across two connections, the pattern floor ends with the same
+	// rows too.
+	splitDir := t.TempDir()
+	sr, err := Floor(ctx, snap, splitDir, FloorOptions{Pattern: true, Split: true}, prag, "floor-split")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr.Rows != fr.Rows {
+		t.Errorf("split pattern floor wrote %d rows, plain floor %d", sr.Rows, fr.Rows)
+	}
+	if c := dumpFloor(t, splitDir); c != strings.Join(a, "\n") {
+		t.Errorf("split pattern floor ends with other rows than the plain floor")
+	}
 	app, err := RunAppend(ctx, defs, w, t.TempDir(), true)
 	if err != nil {
 		t.Fatal(err)

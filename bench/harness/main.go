@@ -176,6 +176,10 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("pattern floor: %w", err)
 	}
+	splitFloor, err := runFloor("floor-split", FloorOptions{Pattern: true, Split: true})
+	if err != nil {
+		return fmt.Errorf("split pattern floor: %w", err)
+	}
 	ledgerFloor, err := runFloor("floor-ledger", FloorOptions{Keep: func(t *Table) bool { return t.Schema == "main" && t.Name == "ledger" }})
 	if err != nil {
 		return fmt.Errorf("ledger floor: %w", err)
@@ -239,6 +243,8 @@ func run() error {
 	patSpan := patFloor.Span
 	row("  floor with the engine's write pattern", ledgerRows, patSpan)
 	ratioRow("  Process / pattern floor", n, proc.Span, ledgerRows, patSpan, "")
+	row("  pattern floor, the two files on two connections", ledgerRows, splitFloor.Span)
+	ratioRow("  Process / split pattern floor", n, proc.Span, ledgerRows, splitFloor.Span, "")
 	row("3 Ingest AppendOnly (defacto)", n, app.Append)
 	row(fmt.Sprintf("  floor: raw insert of the %d ledger rows", ledgerFloor.Rows), ledgerRows, ledgerSpan)
 	ratioRow("  AppendOnly / ledger floor", n, app.Append, ledgerRows, ledgerSpan, "")
