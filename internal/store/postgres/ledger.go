@@ -32,6 +32,11 @@ func linkedLedger(ledger string) string {
 const ledgerCols = `"sequence", event_id, source, event_type, "timestamp", data, data_types, raw, hints,
 	duplicate_of, normalize_error, redacted, ingested_at`
 
+// identityCols is ledgerCols with NULL for data_types and raw, which the
+// identity stage never reads (EventsAfter).
+const identityCols = `"sequence", event_id, source, event_type, "timestamp", data, NULL, NULL, hints,
+	duplicate_of, normalize_error, redacted, ingested_at`
+
 // ledgerColsOf is ledgerCols qualified by alias l.
 const ledgerColsOf = `l."sequence", l.event_id, l.source, l.event_type, l."timestamp", l.data, l.data_types,
 	l.raw, l.hints, l.duplicate_of, l.normalize_error, l.redacted, l.ingested_at`
@@ -205,9 +210,10 @@ func (t *tx) Events(ctx context.Context, seqs []int64) ([]store.LedgerRow, error
 	return out, nil
 }
 
-// EventsAfter returns up to limit live rows with sequence > after.
+// EventsAfter returns up to limit live rows with sequence > after, without
+// DataTypes and Raw (see store.Tx).
 func (t *tx) EventsAfter(ctx context.Context, after int64, limit int) ([]store.LedgerRow, error) {
-	rows, err := t.query(ctx, `SELECT `+ledgerCols+` FROM `+t.n.ledger+` WHERE "sequence" > $1 AND `+live+
+	rows, err := t.query(ctx, `SELECT `+identityCols+` FROM `+t.n.ledger+` WHERE "sequence" > $1 AND `+live+
 		` ORDER BY "sequence" LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read events after %d: %w", after, err)

@@ -52,7 +52,7 @@ func testLedgerAppend(f *fixture) {
 		}
 		after, err := tx.EventsAfter(f.ctx, all[0].Seq, 2)
 		f.must(err)
-		checkLedger(f.t, "EventsAfter(limit 2)", after, all[1:3])
+		checkLedger(f.t, "EventsAfter(limit 2)", after, forIdentity(all[1:3]))
 		everything, err := tx.AllEvents(f.ctx, 0, 100)
 		f.must(err)
 		checkLedger(f.t, "AllEvents", everything, all)
@@ -105,7 +105,7 @@ func testLedgerDedup(f *fixture) {
 		checkLedger(f.t, "Events over live and non-live rows", got, rows[:1])
 		after, err := tx.EventsAfter(f.ctx, 0, 10)
 		f.must(err)
-		checkLedger(f.t, "EventsAfter over live and non-live rows", after, rows)
+		checkLedger(f.t, "EventsAfter over live and non-live rows", after, forIdentity(rows))
 		all, err := tx.AllEvents(f.ctx, rows[1].Seq, 10)
 		f.must(err)
 		checkLedger(f.t, "AllEvents", all, extra)

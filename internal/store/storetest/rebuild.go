@@ -17,6 +17,17 @@ func withoutRaw(rows []store.LedgerRow) []store.LedgerRow {
 	return out
 }
 
+// forIdentity is rows as EventsAfter returns them: without DataTypes and
+// Raw.
+func forIdentity(rows []store.LedgerRow) []store.LedgerRow {
+	out := make([]store.LedgerRow, len(rows))
+	for i, r := range rows {
+		r.DataTypes, r.Raw = nil, nil
+		out[i] = r
+	}
+	return out
+}
+
 // testBatchedReads checks the batched reads of a full rebuild
 // (EventsOfEntities, CurrentRowsOf, CurrentRelRowsOf) against the
 // per-entity reads they stand for, over more ids than one statement of a
