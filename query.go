@@ -3,7 +3,9 @@ package defacto
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,7 +88,9 @@ func (q *Query) clone() *Query {
 
 // Where filters rows: op is one of =, !=, <, <=, >, >=, in, not in, is null,
 // is not null, like. Values are bound parameters converted to the column's
-// type.
+// type; text is parsed as that type ("10" for a number, "true" for a
+// boolean, an RFC 3339 instant or a date for a datetime), as a command line
+// or a URL gives every value as text.
 func (q *Query) Where(column, op string, v any) *Query {
 	c := q.clone()
 	c.wheres = append(c.wheres, whereClause{column, strings.ToLower(strings.TrimSpace(op)), v})
@@ -398,6 +402,11 @@ func convertArg(d store.Dialect, c Column, v any) (any, error) {
 		return instantArg(d, t), nil
 	case ColBoolean:
 		b, ok := v.(bool)
+		if s, isText := v.(string); isText {
+			var err error
+			b, err = strconv.ParseBool(strings.TrimSpace(s))
+			ok = err == nil
+		}
 		if !ok {
 			return nil, bad()
 		}
@@ -409,6 +418,16 @@ func convertArg(d store.Dialect, c Column, v any) (any, error) {
 		}
 		return b, nil
 	case ColInteger, ColNumber:
+		if s, ok := v.(string); ok {
+			s = strings.TrimSpace(s)
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return n, nil
+			}
+			if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				return f, nil
+			}
+			return nil, bad()
+		}
 		x := value.FromAny(v)
 		switch x.Kind() {
 		case value.KindInt:

@@ -51,6 +51,19 @@ func TestQueryFiltersAndTypes(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("is null: %d %v", n, err)
 	}
+	// Text is parsed as the column's type, as the CLI passes every value:
+	// the same rows as the typed value.
+	for _, tc := range []struct {
+		op    string
+		text  string
+		typed any
+	}{{">", "2", int64(2)}, {">", " 2 ", int64(2)}, {">=", "2.5", 2.5}, {"<", "3", int64(3)}, {"=", "1", int64(1)}} {
+		n, err := d.History("customer").Where("event_sequence", tc.op, tc.text).Count(ctx)
+		want, werr := d.History("customer").Where("event_sequence", tc.op, tc.typed).Count(ctx)
+		if err != nil || werr != nil || n != want || want == 0 {
+			t.Errorf("event_sequence %s %q: %d rows (%v); %v gives %d (%v)", tc.op, tc.text, n, err, tc.typed, want, werr)
+		}
+	}
 	var csv bytes.Buffer
 	rows, _ = d.Table("customer").Select("email", "plan", "valid_to").OrderBy("email", false).Execute(ctx)
 	if err := rows.WriteCSV(&csv); err != nil {
@@ -73,6 +86,12 @@ func TestQueryErrors(t *testing.T) {
 	}
 	if _, err := d.Table("customer").Where("valid_from", "<", 12).Execute(ctx); !errors.Is(err, defacto.ErrQuery) {
 		t.Fatalf("bad instant value: %v", err)
+	}
+	for _, v := range []string{"four", "", "NaN", "1e999"} {
+		if _, err := d.Table("customer").Where("event_sequence", ">", v).Execute(ctx); !errors.Is(err, defacto.ErrQuery) ||
+			!strings.Contains(err.Error(), "event_sequence") {
+			t.Fatalf("event_sequence > %q: %v, want a query error naming the column", v, err)
+		}
 	}
 	if _, err := d.History("customer").AsOf("yesterday").Execute(ctx); !errors.Is(err, defacto.ErrValidation) {
 		t.Fatalf("bad as-of: %v", err)

@@ -213,6 +213,10 @@ func TestIngestAndQuery(t *testing.T) {
 	wantCode(t, filters[2], 1)
 	wantCode(t, filters[3], 2)
 	golden(t, "query_filters", dir, filters...)
+	// A number given as text compares as a number.
+	if tr := run(t, dir, "", "table", "customer", "--where", "event_sequence>=1", "-o", "csv"); tr.code != 0 || strings.Count(tr.stdout, "\n") != 3 {
+		t.Errorf("--where event_sequence>=1: exit %d, stdout %q (stderr %q); want the header and both customers", tr.code, tr.stdout, tr.stderr)
+	}
 	// -o is --output, before or after the command.
 	for _, args := range [][]string{
 		{"-o", "csv", "table", "customer", "--where", "plan=pro"},
