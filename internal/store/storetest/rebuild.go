@@ -9,20 +9,20 @@ import (
 // withoutRaw is rows as EventsOfEntities returns them: without Raw and
 // Hints.
 func withoutRaw(rows []store.LedgerRow) []store.LedgerRow {
-	out := make([]store.LedgerRow, len(rows))
-	for i, r := range rows {
-		r.Raw, r.Hints = nil, nil
-		out[i] = r
-	}
-	return out
+	return stripped(rows, func(r *store.LedgerRow) { r.Raw, r.Hints = nil, nil })
 }
 
 // forIdentity is rows as EventsAfter returns them: without DataTypes and
 // Raw.
 func forIdentity(rows []store.LedgerRow) []store.LedgerRow {
+	return stripped(rows, func(r *store.LedgerRow) { r.DataTypes, r.Raw = nil, nil })
+}
+
+// stripped returns copies of rows, each with strip applied.
+func stripped(rows []store.LedgerRow, strip func(*store.LedgerRow)) []store.LedgerRow {
 	out := make([]store.LedgerRow, len(rows))
 	for i, r := range rows {
-		r.DataTypes, r.Raw = nil, nil
+		strip(&r)
 		out[i] = r
 	}
 	return out
