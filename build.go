@@ -603,11 +603,10 @@ func (e *Engine) BuildStatus(ctx context.Context) (*BuildStatus, error) {
 	return out, nil
 }
 
-func (e *Engine) isClosed() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.closed
-}
+// isClosed reports whether Close was called. Reads check it without
+// waiting for a write in progress; one that races with Close fails with the
+// closed store's error instead.
+func (e *Engine) isClosed() bool { return e.closed.Load() }
 
 // ledgerSources lists the sources that have ledger rows, from the meta
 // record ingest keeps (a scan of the ledger would make every processing

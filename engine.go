@@ -52,7 +52,10 @@ const (
 )
 
 // Engine is an open defacto namespace: definitions plus a database. It is
-// safe for concurrent use; write operations are serialized.
+// safe for concurrent use. Write operations (ingest, build, tick, merge,
+// erase, activation) are serialized; reads (queries, timelines, graphs,
+// exports, status) run beside them on a consistent snapshot, also while an
+// ingest streams from a reader that stays open.
 type Engine struct {
 	cfg    Config
 	log    *slog.Logger
@@ -74,8 +77,11 @@ type Engine struct {
 	// (reset by each build, under the write lock).
 	mergesSkipped int
 
-	mu     sync.Mutex // serializes write operations in this process
-	closed bool
+	// mu serializes write operations in this process. Reads never take
+	// it: they run on the store's read connections beside a write, even an
+	// ingest that lasts as long as its input stream.
+	mu     sync.Mutex
+	closed atomic.Bool // set by Close, under mu
 }
 
 // active is the engine's view of one definition version.
@@ -348,10 +354,10 @@ func (e *Engine) cleanup() {
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
+	if e.closed.Load() {
 		return ErrClosed
 	}
-	e.closed = true
+	e.closed.Store(true)
 	var err error
 	if e.dead != nil {
 		err = errors.Join(err, e.dead.Close())
@@ -471,7 +477,7 @@ func wrapOp(op string, err error) error {
 // begin checks the engine is usable and takes the write lock.
 func (e *Engine) begin() (func(), error) {
 	e.mu.Lock()
-	if e.closed {
+	if e.closed.Load() {
 		e.mu.Unlock()
 		return nil, ErrClosed
 	}

@@ -259,6 +259,29 @@ func TestIngestReaderFlushesWhenInputIdles(t *testing.T) {
 	if err != nil || rows.Len() != 2 {
 		t.Fatalf("customers while the stream is open: %v %v", rows, err)
 	}
+	// And by the ingesting engine itself: reads do not wait for the
+	// ingest call, which lasts as long as the stream.
+	type result struct {
+		n   int64
+		err error
+	}
+	same := make(chan result, 1)
+	go func() {
+		n, err := d.Table("customer").Count(ctx)
+		if err == nil {
+			_, err = d.BuildStatus(ctx)
+		}
+		same <- result{n, err}
+	}()
+	select {
+	case r := <-same:
+		if r.err != nil || r.n != 2 {
+			t.Fatalf("customers from the ingesting engine: %d, %v", r.n, r.err)
+		}
+	case <-time.After(20 * time.Second):
+		_ = pw.Close()
+		t.Fatal("a query on the ingesting engine waited for the open stream")
+	}
 	if _, err := io.WriteString(pw, `{"type": "signup", "timestamp": "2024-01-01T12:00:00Z", "email": "c@x.io"}`+"\n"); err != nil {
 		t.Fatal(err)
 	}
