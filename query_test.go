@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,5 +104,43 @@ func TestQueryErrors(t *testing.T) {
 	sql, args, err := d.History("customer").AsOf("2024-01-10").Where("plan", "=", "free").SQL()
 	if err != nil || !strings.Contains(sql, "valid_from <=") || len(args) != 3 {
 		t.Fatalf("SQL(): %s %v %v", sql, args, err)
+	}
+}
+
+// Reads running while the engine closes end cleanly: each returns its rows,
+// ErrClosed, or a storage error of the closed store; none panics or hangs.
+func TestReadsRacingClose(t *testing.T) {
+	ctx := context.Background()
+	d := quickstartLoaded(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				n, err := d.Table("customer").Count(ctx)
+				if err == nil && n != 2 {
+					err = fmt.Errorf("%d customers", n)
+				}
+				if err == nil {
+					_, err = d.BuildStatus(ctx)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(time.Millisecond)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	t.Logf("%d of 4 readers stopped at an error", len(errs))
+	for err := range errs {
+		if !errors.Is(err, defacto.ErrClosed) && !errors.Is(err, defacto.ErrStorage) {
+			t.Errorf("a read racing Close: %v, want ErrClosed or ErrStorage", err)
+		}
 	}
 }
