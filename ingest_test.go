@@ -16,7 +16,7 @@ import (
 	"github.com/defacto-dev/defacto"
 )
 
-func openQuickstart(t *testing.T, cfg *defacto.Config) *defacto.Engine {
+func openQuickstart(t testing.TB, cfg *defacto.Config) *defacto.Engine {
 	t.Helper()
 	defs, err := defacto.LoadDefinitions("examples/quickstart")
 	if err != nil {
