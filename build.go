@@ -603,10 +603,15 @@ func (e *Engine) BuildStatus(ctx context.Context) (*BuildStatus, error) {
 	return out, nil
 }
 
-// isClosed reports whether Close was called. Reads check it without
-// waiting for a write in progress; one that races with Close fails with the
-// closed store's error instead.
-func (e *Engine) isClosed() bool { return e.closed.Load() }
+// isClosed reports whether Close was called. Reads check it first, which
+// makes them wait for the exclusive part of a write call in progress (see
+// Engine.excl); a read that races with Close fails with the closed store's
+// error instead.
+func (e *Engine) isClosed() bool {
+	e.excl.RLock()
+	defer e.excl.RUnlock()
+	return e.closed.Load()
+}
 
 // ledgerSources lists the sources that have ledger rows, from the meta
 // record ingest keeps (a scan of the ledger would make every processing

@@ -52,9 +52,10 @@ const (
 )
 
 // Engine is an open defacto namespace: definitions plus a database. It is
-// safe for concurrent use. Write operations (ingest, build, tick, merge,
-// erase, activation) are serialized; reads (queries, timelines, graphs,
-// exports, status) run beside them on a consistent snapshot, also while an
+// safe for concurrent use. Write calls (ingest, build, tick, merge, erase,
+// activation) are serialized. Reads (queries, timelines, graphs, exports,
+// status) wait for a write call in progress, except for an ingest's chunk
+// commits: they run beside those, on what is committed, also while an
 // ingest streams from a reader that stays open.
 type Engine struct {
 	cfg    Config
@@ -77,11 +78,21 @@ type Engine struct {
 	// (reset by each build, under the write lock).
 	mergesSkipped int
 
-	// mu serializes write operations in this process. Reads never take
-	// it: they run on the store's read connections beside a write, even an
-	// ingest that lasts as long as its input stream.
-	mu     sync.Mutex
-	closed atomic.Bool // set by Close, under mu
+	// mu serializes write calls in this process. excl is held with it for
+	// the whole call, except while an ingest commits its chunks: reads pass
+	// through excl (isClosed), so they wait for an activation, a build or an
+	// erasure to finish, as they always did, but not for an ingest that
+	// lasts as long as its input stream.
+	mu       sync.Mutex
+	excl     sync.RWMutex
+	exclHeld bool        // excl is held by the write call holding mu
+	closed   atomic.Bool // set by Close, under mu
+	// settled says that the last write call of this engine was a Process
+	// ingest that succeeded, so the build-mode detection of the next one
+	// would find no build to run unless another connection committed since
+	// (see ingest). begin clears it and keeps its value in wasSettled for
+	// the call it starts. Both under mu.
+	settled, wasSettled bool
 }
 
 // active is the engine's view of one definition version.
@@ -354,6 +365,8 @@ func (e *Engine) cleanup() {
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.excl.Lock()
+	defer e.excl.Unlock()
 	if e.closed.Load() {
 		return ErrClosed
 	}
@@ -481,5 +494,27 @@ func (e *Engine) begin() (func(), error) {
 		e.mu.Unlock()
 		return nil, ErrClosed
 	}
-	return e.mu.Unlock, nil
+	e.excl.Lock()
+	e.exclHeld = true
+	e.wasSettled, e.settled = e.settled, false
+	return func() {
+		e.shareWithReads()
+		e.mu.Unlock()
+	}, nil
+}
+
+// shareWithReads lets reads run beside the rest of the write call that
+// holds mu (an ingest's chunk commits); excludeReads takes them back.
+func (e *Engine) shareWithReads() {
+	if e.exclHeld {
+		e.exclHeld = false
+		e.excl.Unlock()
+	}
+}
+
+func (e *Engine) excludeReads() {
+	if !e.exclHeld {
+		e.excl.Lock()
+		e.exclHeld = true
+	}
 }

@@ -355,3 +355,69 @@ func TestIngestReaderReadError(t *testing.T) {
 		}
 	}
 }
+
+// A processing call right after another one of the same engine skips the
+// build-mode detection only while no other connection commits: a second
+// engine that re-normalizes the ledger in between makes the first engine's
+// next call re-normalize it back first, as detection always did.
+func TestProcessAfterProcessStillSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "defacto.db")
+	a := openQuickstart(t, &defacto.Config{Database: db})
+	signup := func(email string) []defacto.Event {
+		return []defacto.Event{{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": email}}
+	}
+	for i, email := range []string{"a@x.io", "b@x.io"} {
+		res, err := a.Ingest(ctx, "app", signup(email), defacto.Process)
+		if err != nil || res.EventsProcessed != 1 || res.Build != nil {
+			t.Fatalf("call %d: %+v, %v; want one event processed and no build", i, res, err)
+		}
+	}
+
+	// Another engine with the source mapped differently re-normalizes the
+	// whole ledger under its own version.
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("examples/quickstart")); err != nil {
+		t.Fatal(err)
+	}
+	app := filepath.Join(dir, "sources", "app.yaml")
+	src, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(src), "signup:\n      mappings: { email: email }", "signup:\n      mappings: { email: email, plan: plan }", 1)
+	if changed == string(src) {
+		t.Fatal("the quickstart's signup mapping moved; update the test")
+	}
+	if err := os.WriteFile(app, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defs, err := defacto.LoadDefinitions(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := defacto.OpenDefinitions(ctx, defs, &defacto.Config{Database: db, Clock: func() time.Time { return time.Date(2024, 3, 15, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := b.Build(ctx, defacto.BuildOptions{}); err != nil || res.Mode != defacto.ModeFullRenormalize {
+		t.Fatalf("second engine's build: %+v, %v; want %s", res, err, defacto.ModeFullRenormalize)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := a.Ingest(ctx, "app", signup("c@x.io"), defacto.Process)
+	if err != nil || res.Build == nil || res.Build.Mode != defacto.ModeFullRenormalize ||
+		!strings.Contains(strings.Join(res.Build.Reasons, "; "), "re-normalized by another build") {
+		t.Fatalf("first engine after the other's re-normalization: build %+v, %v; want a %s build first", res.Build, err, defacto.ModeFullRenormalize)
+	}
+	res, err = a.Ingest(ctx, "app", signup("d@x.io"), defacto.Process)
+	if err != nil || res.Build != nil || res.EventsProcessed != 1 {
+		t.Fatalf("the call after: %+v, %v; want one event processed and no build", res, err)
+	}
+	n, err := a.Table("customer").Count(ctx)
+	if err != nil || n != 4 {
+		t.Fatalf("customers: %d, %v; want 4", n, err)
+	}
+}
