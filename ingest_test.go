@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/defacto-dev/defacto"
+	"github.com/defacto-dev/defacto/internal/store/postgres/pgtest"
 )
 
 func openQuickstart(t testing.TB, cfg *defacto.Config) *defacto.Engine {
@@ -361,9 +362,18 @@ func TestIngestReaderReadError(t *testing.T) {
 // engine that re-normalizes the ledger in between makes the first engine's
 // next call re-normalize it back first, as detection always did.
 func TestProcessAfterProcessStillSeesOtherWriters(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testProcessAfterProcess(t, &defacto.Config{Database: filepath.Join(t.TempDir(), "defacto.db")})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		testProcessAfterProcess(t, &defacto.Config{Database: url, Namespace: pgtest.Namespace(t, url)})
+	})
+}
+
+func testProcessAfterProcess(t *testing.T, cfg *defacto.Config) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "defacto.db")
-	a := openQuickstart(t, &defacto.Config{Database: db})
+	a := openQuickstart(t, cfg)
 	signup := func(email string) []defacto.Event {
 		return []defacto.Event{{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": email}}
 	}
@@ -396,7 +406,7 @@ func TestProcessAfterProcessStillSeesOtherWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := defacto.OpenDefinitions(ctx, defs, &defacto.Config{Database: db, Clock: func() time.Time { return time.Date(2024, 3, 15, 0, 0, 0, 0, time.UTC) }})
+	b, err := defacto.OpenDefinitions(ctx, defs, &defacto.Config{Database: cfg.Database, Namespace: cfg.Namespace, Clock: cfg.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
