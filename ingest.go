@@ -499,10 +499,11 @@ func (e *Engine) pipeline(ctx context.Context, src *definition.Source, each reco
 // committed the source into the ledger-sources record, so later chunks
 // skip that read.
 //
-// verify, when set, asks the transaction first to check that no other
-// connection committed since this engine's previous processing call; it
-// returns errDisturbed (and commits nothing) if one did, and clears verify
-// once the chunk is committed.
+// With Process the transaction first asks whether another connection
+// committed since this engine last asked (Tx.Undisturbed): if one did, the
+// state cache is emptied, or, when verify is set (the build-mode detection
+// was skipped), errDisturbed is returned and nothing committed. verify is
+// cleared once the chunk is committed.
 func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, p *preparedChunk, mode IngestMode, res *IngestResult, stats *runStats, cache *stateCache, noted, verify *bool) error {
 	ready, failed, ignored := p.ready, p.failed, p.ignored
 	res.Timing.Normalize += p.took
@@ -517,13 +518,18 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, p *pre
 		scope = store.ScopeAppend
 	}
 	err := e.writeScope(ctx, "ingest", scope, func(tx store.Tx) error {
-		if *verify {
+		if cache != nil {
+			// Cached states, and a skipped build-mode detection, hold only
+			// if no other connection committed since this engine last asked.
 			ok, err := tx.Undisturbed(ctx, e.act().version)
 			if err != nil {
 				return err
 			}
-			if !ok {
+			if !ok && *verify {
 				return errDisturbed
+			}
+			if !ok {
+				cache.reset()
 			}
 		}
 		dups, erased, appended = nil, 0, make([]accepted, 0, len(ready))

@@ -153,15 +153,6 @@ func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]
 	if err != nil {
 		return err
 	}
-	if cache != nil {
-		ok, err := tx.Undisturbed(ctx, e.act().version)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			cache.reset()
-		}
-	}
 	if bs == nil {
 		return fmt.Errorf("version %s has no build state", e.act().version)
 	}

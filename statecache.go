@@ -12,10 +12,10 @@ import (
 // that touches them skips reading and decoding both (interpretation.md §2
 // allows caching working state while the cursor is ours).
 //
-// It is valid only while nothing but this call writes: each chunk asks the
-// store (Tx.Undisturbed) whether another connection committed since the
-// previous chunk and empties the cache if so, or if the store cannot tell
-// (Postgres). A failed chunk empties it too, since its runs changed cached
+// It is valid only while nothing but this call writes: each chunk's
+// transaction asks the store (Tx.Undisturbed, in ingestChunk) whether another
+// connection committed since the previous chunk and empties the cache if so,
+// or if the store cannot tell. A failed chunk empties it too, since its runs changed cached
 // states in place. Entities that were recomputed, merged or closed in a
 // chunk are dropped: their rows were rewritten by paths that do not report
 // the new open row here.
