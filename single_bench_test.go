@@ -7,14 +7,25 @@ import (
 	"time"
 
 	"github.com/defacto-dev/defacto"
+	"github.com/defacto-dev/defacto/internal/store/postgres/pgtest"
 )
 
 // BenchmarkIngestOneEvent measures the latency of an Ingest call with one
 // event, processed inline: what a server that ingests each request as it
-// arrives pays per event.
+// arrives pays per event. The postgres sub-benchmark runs against
+// DEFACTO_TEST_DATABASE_URL (default the local server) in a namespace of its
+// own.
 func BenchmarkIngestOneEvent(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchOneEvent(b, nil) })
+	b.Run("postgres", func(b *testing.B) {
+		url := pgtest.URL(b)
+		benchOneEvent(b, &defacto.Config{Database: url, Namespace: pgtest.Namespace(b, url)})
+	})
+}
+
+func benchOneEvent(b *testing.B, cfg *defacto.Config) {
 	ctx := context.Background()
-	d := openQuickstart(b, nil)
+	d := openQuickstart(b, cfg)
 	// Some entities already, so the call is not the first of anything.
 	for i := range 100 {
 		if _, err := d.Ingest(ctx, "app", []defacto.Event{{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": fmt.Sprintf("warm%d@x.io", i)}}, defacto.Process); err != nil {
