@@ -283,7 +283,7 @@ func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *
 			t1 := time.Now()
 			timing.Identity += t1.Sub(t0).Seconds()
 			err = e.writeScope(ctx, "build: interpret", store.ScopeShard, func(tx store.Tx) error {
-				return e.interpretStage(ctx, tx, nil, nil, stats.pending, nil, true)
+				return e.interpretStage(ctx, tx, -1, nil, nil, stats.pending, nil, true)
 			})
 			timing.Interpret += time.Since(t1).Seconds()
 		}

@@ -22,11 +22,11 @@ type resolvable struct {
 // (identity.md §4): creating entities, linking new keys, merging entities
 // one event proves identical. mem holds rows appended in this transaction;
 // older unresolved rows are read from the ledger first. It returns the
-// automatic merges it executed.
-func (e *Engine) identityStage(ctx context.Context, tx store.Tx, mem []resolvable) ([]store.MergeRecord, error) {
+// automatic merges it executed and the identity cursor it left.
+func (e *Engine) identityStage(ctx context.Context, tx store.Tx, mem []resolvable) ([]store.MergeRecord, int64, error) {
 	cursor, err := metaInt(ctx, tx, metaIdentityCursor)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var merges []store.MergeRecord
 	for {
@@ -41,7 +41,7 @@ func (e *Engine) identityStage(ctx context.Context, tx store.Tx, mem []resolvabl
 		}
 		rows, err := tx.EventsAfter(ctx, cursor, limit)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		var batch []resolvable
 		for i := range rows {
@@ -50,7 +50,7 @@ func (e *Engine) identityStage(ctx context.Context, tx store.Tx, mem []resolvabl
 			}
 			keys, err := e.keysOf(&rows[i])
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			batch = append(batch, resolvable{seq: rows[i].Seq, time: rows[i].Time, keys: keys, row: &rows[i], index: -1})
 		}
@@ -59,7 +59,7 @@ func (e *Engine) identityStage(ctx context.Context, tx store.Tx, mem []resolvabl
 		}
 		m, err := e.resolveBatch(ctx, tx, batch)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		merges = append(merges, m...)
 		cursor = batch[len(batch)-1].seq
@@ -70,12 +70,12 @@ func (e *Engine) identityStage(ctx context.Context, tx store.Tx, mem []resolvabl
 	if len(mem) > 0 {
 		m, err := e.resolveBatch(ctx, tx, mem)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		merges = append(merges, m...)
 		cursor = mem[len(mem)-1].seq
 	}
-	return merges, tx.SetMeta(ctx, metaIdentityCursor, strconv.FormatInt(cursor, 10))
+	return merges, cursor, tx.SetMeta(ctx, metaIdentityCursor, strconv.FormatInt(cursor, 10))
 }
 
 // resolver holds one batch's identity writes until they are flushed.

@@ -122,7 +122,7 @@ func sortFailures(fs []EventFailure) {
 // ingest call (statecache.go).
 func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, stats *runStats, timing *Timing, cache *stateCache) error {
 	t0 := time.Now()
-	merges, err := e.identityStage(ctx, tx, mem)
+	merges, idc, err := e.identityStage(ctx, tx, mem)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, sta
 		index[r.seq] = r.index
 		rows[r.seq] = r.row
 	}
-	err = e.interpretStage(ctx, tx, rows, index, stats.pending, cache, false)
+	err = e.interpretStage(ctx, tx, idc, rows, index, stats.pending, cache, false)
 	if timing != nil {
 		timing.Interpret += time.Since(t1).Seconds()
 	}
@@ -145,10 +145,11 @@ func (e *Engine) process(ctx context.Context, tx store.Tx, mem []resolvable, sta
 }
 
 // interpretStage covers (cursor, identity cursor] for the active version
-// (interpretation.md §2) and moves the cursor. closingTick says a build's
-// closing tick follows: moving the cursor then also marks that tick pending
-// in the build state, until finishBuild clears it.
-func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]*store.LedgerRow, index map[int64]int, st *runStats, cache *stateCache, closingTick bool) error {
+// (interpretation.md §2) and moves the cursor. idc is the identity cursor
+// when the caller just set it in tx, else negative (read it). closingTick
+// says a build's closing tick follows: moving the cursor then also marks
+// that tick pending in the build state, until finishBuild clears it.
+func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, idc int64, mem map[int64]*store.LedgerRow, index map[int64]int, st *runStats, cache *stateCache, closingTick bool) error {
 	bs, err := tx.BuildState(ctx, e.act().version, e.cfg.ShardID)
 	if err != nil {
 		return err
@@ -156,9 +157,11 @@ func (e *Engine) interpretStage(ctx context.Context, tx store.Tx, mem map[int64]
 	if bs == nil {
 		return fmt.Errorf("version %s has no build state", e.act().version)
 	}
-	hi, err := metaInt(ctx, tx, metaIdentityCursor)
-	if err != nil {
-		return err
+	hi := idc
+	if hi < 0 {
+		if hi, err = metaInt(ctx, tx, metaIdentityCursor); err != nil {
+			return err
+		}
 	}
 	lo := bs.Cursor
 	if hi <= lo {

@@ -188,7 +188,7 @@ func TestInterruptedClosingTickIsFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := e.write(ctx, "test: interpret", func(tx store.Tx) error {
-		return e.interpretStage(ctx, tx, nil, nil, newRunStats().pending, nil, true)
+		return e.interpretStage(ctx, tx, -1, nil, nil, newRunStats().pending, nil, true)
 	}); err != nil {
 		t.Fatal(err)
 	}
