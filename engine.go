@@ -93,6 +93,9 @@ type Engine struct {
 	// (see ingest). begin clears it and keeps its value in wasSettled for
 	// the call it starts. Both under mu.
 	settled, wasSettled bool
+	// notedSources holds the sources this engine has seen in the
+	// namespace's ledger-sources record, which only grows (under mu).
+	notedSources map[string]bool
 }
 
 // active is the engine's view of one definition version.

@@ -309,7 +309,9 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, pro
 	if mode == Process {
 		cache = newStateCache()
 	}
-	noted := false
+	// The ledger-sources record only grows, so a source this engine has
+	// seen recorded needs no read of it again.
+	noted := e.notedSources[src.Name]
 	// Chunks commit one transaction each: reads may run between and beside
 	// them, on what is committed.
 	e.shareWithReads()
@@ -350,6 +352,12 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, pro
 		return res, err
 	}
 	e.settled = mode == Process
+	if noted {
+		if e.notedSources == nil {
+			e.notedSources = map[string]bool{}
+		}
+		e.notedSources[src.Name] = true
+	}
 	e.log.Info("ingest", "source", source, "received", res.EventsReceived, "ingested", res.EventsIngested,
 		"duplicates", res.DuplicatesSkipped, "failed", res.EventsFailed, "processed", res.EventsProcessed)
 	return res, nil
@@ -495,9 +503,9 @@ func (e *Engine) pipeline(ctx context.Context, src *definition.Source, each reco
 }
 
 // ingestChunk commits one prepared chunk in one transaction (processing it
-// too with Process). noted says an earlier chunk of the call already
-// committed the source into the ledger-sources record, so later chunks
-// skip that read.
+// too with Process). noted says the source is already in the committed
+// ledger-sources record (an earlier chunk or call put it there), so the
+// chunk skips that read.
 //
 // With Process the transaction first asks whether another connection
 // committed since this engine last asked (Tx.Undisturbed): if one did, the
