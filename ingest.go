@@ -545,11 +545,7 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, p *pre
 		for i, a := range ready {
 			ids[i] = a.ev.ID
 		}
-		er, err := tx.ErasedEventIDs(ctx, ids)
-		if err != nil {
-			return err
-		}
-		live, err := tx.LiveEventIDs(ctx, ids)
+		live, er, err := tx.KnownEventIDs(ctx, ids)
 		if err != nil {
 			return err
 		}

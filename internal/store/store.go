@@ -98,6 +98,9 @@ type Tx interface {
 	LiveEventIDs(ctx context.Context, ids []string) (map[string]bool, error)
 	// ErasedEventIDs returns which of ids were erased.
 	ErasedEventIDs(ctx context.Context, ids []string) (map[string]bool, error)
+	// KnownEventIDs is LiveEventIDs and ErasedEventIDs in one call, which
+	// PostgreSQL answers in one round trip (every ingest chunk asks both).
+	KnownEventIDs(ctx context.Context, ids []string) (live, erased map[string]bool, err error)
 	// Append inserts rows in order and sets their Seq.
 	Append(ctx context.Context, rows []LedgerRow) error
 	LedgerHead(ctx context.Context) (int64, error)

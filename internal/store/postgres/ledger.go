@@ -106,6 +106,39 @@ func (t *tx) ErasedEventIDs(ctx context.Context, ids []string) (map[string]bool,
 	return m, nil
 }
 
+// KnownEventIDs is LiveEventIDs and ErasedEventIDs in one statement, so one
+// round trip.
+func (t *tx) KnownEventIDs(ctx context.Context, ids []string) (liveIDs, erasedIDs map[string]bool, err error) {
+	liveIDs, erasedIDs = make(map[string]bool, len(ids)), map[string]bool{}
+	if len(ids) == 0 {
+		return liveIDs, erasedIDs, nil
+	}
+	rows, err := t.query(ctx, `SELECT event_id, false FROM `+t.n.ledger+` WHERE `+live+` AND event_id = ANY($1::text[])
+		UNION ALL SELECT event_id, true FROM `+t.n.erasedEvents+` WHERE event_id = ANY($1::text[])`, uniq(ids))
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: look up event ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id       string
+			isErased bool
+		)
+		if err := rows.Scan(&id, &isErased); err != nil {
+			return nil, nil, fmt.Errorf("postgres: look up event ids: %w", err)
+		}
+		if isErased {
+			erasedIDs[id] = true
+		} else {
+			liveIDs[id] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("postgres: look up event ids: %w", err)
+	}
+	return liveIDs, erasedIDs, nil
+}
+
 // Append inserts rows in order and sets each row's Seq. It draws len(rows)
 // values from the ledger's identity sequence, assigns them ascending in
 // input order and inserts every row with one statement. The append lock,

@@ -89,6 +89,18 @@ func (t *tx) ErasedEventIDs(ctx context.Context, ids []string) (map[string]bool,
 	return m, nil
 }
 
+// KnownEventIDs is LiveEventIDs and ErasedEventIDs; SQLite has no round
+// trips to save.
+func (t *tx) KnownEventIDs(ctx context.Context, ids []string) (liveIDs, erasedIDs map[string]bool, err error) {
+	if liveIDs, err = t.LiveEventIDs(ctx, ids); err != nil {
+		return nil, nil, err
+	}
+	if erasedIDs, err = t.ErasedEventIDs(ctx, ids); err != nil {
+		return nil, nil, err
+	}
+	return liveIDs, erasedIDs, nil
+}
+
 // Append inserts rows in order through one prepared statement and sets each
 // row's Seq.
 func (t *tx) Append(ctx context.Context, rows []store.LedgerRow) error {

@@ -126,6 +126,18 @@ func testLedgerDedup(f *fixture) {
 		if e, err := tx.ErasedEventIDs(f.ctx, nil); err != nil || len(e) != 0 {
 			f.t.Errorf("ErasedEventIDs(nil) = %v, %v", e, err)
 		}
+		// KnownEventIDs answers both questions at once.
+		ask := []string{"e1", "e2", "e3", "zz", "e1"}
+		live, err := tx.LiveEventIDs(f.ctx, ask)
+		f.must(err)
+		kl, ke, err := tx.KnownEventIDs(f.ctx, ask)
+		f.must(err)
+		if !reflect.DeepEqual(kl, live) || !reflect.DeepEqual(ke, map[string]bool{"e2": true}) {
+			f.t.Errorf("KnownEventIDs = %v, %v; want %v, map[e2:true]", kl, ke, live)
+		}
+		if kl, ke, err := tx.KnownEventIDs(f.ctx, nil); err != nil || len(kl)+len(ke) != 0 {
+			f.t.Errorf("KnownEventIDs(nil) = %v, %v, %v", kl, ke, err)
+		}
 		all, err := tx.AllEvents(f.ctx, 0, 10)
 		f.must(err)
 		checkLedger(f.t, "AllEvents after DeleteEvents", all, []store.LedgerRow{rows[0], extra[0]})
