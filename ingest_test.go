@@ -362,13 +362,25 @@ func TestIngestReaderReadError(t *testing.T) {
 // engine that re-normalizes the ledger in between makes the first engine's
 // next call re-normalize it back first, as detection always did.
 func TestProcessAfterProcessStillSeesOtherWriters(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		testProcessAfterProcess(t, &defacto.Config{Database: filepath.Join(t.TempDir(), "defacto.db")})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		url := pgtest.URL(t)
-		testProcessAfterProcess(t, &defacto.Config{Database: url, Namespace: pgtest.Namespace(t, url)})
-	})
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { testProcessAfterProcess(t, be.config(t)) })
+	}
+}
+
+// backends are the two storage backends a test or benchmark can run on:
+// a SQLite file of its own, or a namespace of its own on the test
+// PostgreSQL server (DEFACTO_TEST_DATABASE_URL).
+var backends = []struct {
+	name   string
+	config func(testing.TB) *defacto.Config
+}{
+	{"sqlite", func(tb testing.TB) *defacto.Config {
+		return &defacto.Config{Database: filepath.Join(tb.TempDir(), "defacto.db")}
+	}},
+	{"postgres", func(tb testing.TB) *defacto.Config {
+		url := pgtest.URL(tb)
+		return &defacto.Config{Database: url, Namespace: pgtest.Namespace(tb, url)}
+	}},
 }
 
 func testProcessAfterProcess(t *testing.T, cfg *defacto.Config) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/defacto-dev/defacto"
-	"github.com/defacto-dev/defacto/internal/store/postgres/pgtest"
 )
 
 // BenchmarkIngestOneEvent measures the latency of an Ingest call with one
@@ -16,11 +15,9 @@ import (
 // DEFACTO_TEST_DATABASE_URL (default the local server) in a namespace of its
 // own.
 func BenchmarkIngestOneEvent(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) { benchOneEvent(b, nil) })
-	b.Run("postgres", func(b *testing.B) {
-		url := pgtest.URL(b)
-		benchOneEvent(b, &defacto.Config{Database: url, Namespace: pgtest.Namespace(b, url)})
-	})
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) { benchOneEvent(b, be.config(b)) })
+	}
 }
 
 func benchOneEvent(b *testing.B, cfg *defacto.Config) {
