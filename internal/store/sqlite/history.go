@@ -59,24 +59,18 @@ func (t *tx) PutStates(ctx context.Context, version string, states []store.State
 	if err != nil {
 		return fmt.Errorf("sqlite: write working state of %s: %w", version, err)
 	}
-	const cols = 6
-	err = pow2Chunks(states, maxParams/cols, func(c []store.StateRecord) error {
-		args := make([]any, 0, len(c)*cols)
-		for _, s := range c {
+	err = insertRows(ctx, t, `INSERT INTO `+sc+`."entity_state"
+			("entity_id", "entity_type", "shard_hash", "status", "data", "next_deadline")`, `
+			ON CONFLICT ("entity_id") DO UPDATE SET "entity_type" = excluded."entity_type",
+				"shard_hash" = excluded."shard_hash", "status" = excluded."status",
+				"data" = excluded."data", "next_deadline" = excluded."next_deadline"`,
+		6, states, func(args []any, s store.StateRecord) ([]any, error) {
 			data := string(s.Data)
 			if s.Data == nil {
 				data = "null"
 			}
-			args = append(args, s.EntityID, s.EntityType, int64(s.ShardHash), s.Status, data, nullTime(s.NextDeadline))
-		}
-		_, err := t.exec(ctx, `INSERT INTO `+sc+`."entity_state"
-			("entity_id", "entity_type", "shard_hash", "status", "data", "next_deadline")
-			VALUES `+rowParams(len(c), cols)+`
-			ON CONFLICT ("entity_id") DO UPDATE SET "entity_type" = excluded."entity_type",
-				"shard_hash" = excluded."shard_hash", "status" = excluded."status",
-				"data" = excluded."data", "next_deadline" = excluded."next_deadline"`, args...)
-		return err
-	})
+			return append(args, s.EntityID, s.EntityType, int64(s.ShardHash), s.Status, data, nullTime(s.NextDeadline)), nil
+		})
 	if err != nil {
 		return fmt.Errorf("sqlite: write working state of %s: %w", version, err)
 	}
@@ -296,37 +290,29 @@ func (t *tx) WriteHistories(ctx context.Context, version string, ent *definition
 		return fail(ws[0].EntityID, err)
 	}
 	var rows []store.HistoryRow
-	now := make([]int64, 0)
 	for _, w := range ws {
 		for _, r := range w.Insert {
 			if r.EntityID == "" {
 				r.EntityID = w.EntityID
 			}
+			r.RecordedAt = w.Now // transaction time is the write's
 			rows = append(rows, r)
-			now = append(now, w.Now)
 		}
 	}
-	i := 0
-	err = pow2Chunks(rows, maxParams/h.ncols, func(c []store.HistoryRow) error {
-		args := make([]any, 0, len(c)*h.ncols)
-		for _, r := range c {
-			if len(r.Props) != len(h.types) {
-				return fmt.Errorf("row of %s at valid_from %d has %d property values, want %d", r.EntityID, r.ValidFrom, len(r.Props), len(h.types))
-			}
-			args = append(args, r.EntityID, r.State)
-			for j, v := range r.Props {
-				x, err := toSQL(v, h.types[j])
-				if err != nil {
-					return fmt.Errorf("row of %s at valid_from %d, property %s: %w", r.EntityID, r.ValidFrom, ent.Properties[j].Name, err)
-				}
-				args = append(args, x)
-			}
-			args = append(args, r.ValidFrom, nullTime(r.ValidTo), nullText(r.MergedInto), nullTime(r.LastEventTime),
-				r.StateEnteredTime, r.CreatedTime, nullInt(r.EventSeq), now[i])
-			i++
+	err = insertRows(ctx, t, `INSERT INTO `+h.table+` (`+h.cols+`)`, "", h.ncols, rows, func(args []any, r store.HistoryRow) ([]any, error) {
+		if len(r.Props) != len(h.types) {
+			return nil, fmt.Errorf("row of %s at valid_from %d has %d property values, want %d", r.EntityID, r.ValidFrom, len(r.Props), len(h.types))
 		}
-		_, err := t.exec(ctx, `INSERT INTO `+h.table+` (`+h.cols+`) VALUES `+rowParams(len(c), h.ncols), args...)
-		return err
+		args = append(args, r.EntityID, r.State)
+		for j, v := range r.Props {
+			x, err := toSQL(v, h.types[j])
+			if err != nil {
+				return nil, fmt.Errorf("row of %s at valid_from %d, property %s: %w", r.EntityID, r.ValidFrom, ent.Properties[j].Name, err)
+			}
+			args = append(args, x)
+		}
+		return append(args, r.ValidFrom, nullTime(r.ValidTo), nullText(r.MergedInto), nullTime(r.LastEventTime),
+			r.StateEnteredTime, r.CreatedTime, nullInt(r.EventSeq), r.RecordedAt), nil
 	})
 	if err != nil {
 		return fail(ws[0].EntityID, err)

@@ -45,18 +45,12 @@ func (t *tx) LookupKeys(ctx context.Context, hashes []string) (map[string]store.
 
 // InsertKeys inserts new identity rows with multi-row INSERTs.
 func (t *tx) InsertKeys(ctx context.Context, keys []store.KeyRecord) error {
-	const cols = 6
-	err := pow2Chunks(keys, maxParams/cols, func(c []store.KeyRecord) error {
-		args := make([]any, 0, len(c)*cols)
-		for _, k := range c {
-			var v any
-			if k.HasValue {
-				v = k.Value
-			}
-			args = append(args, k.Hash, k.EntityType, k.Field, k.EntityID, v, k.CreatedSeq)
+	err := insertRows(ctx, t, `INSERT INTO identity (`+keyCols+`)`, "", 6, keys, func(args []any, k store.KeyRecord) ([]any, error) {
+		var v any
+		if k.HasValue {
+			v = k.Value
 		}
-		_, err := t.exec(ctx, `INSERT INTO identity (`+keyCols+`) VALUES `+rowParams(len(c), cols), args...)
-		return err
+		return append(args, k.Hash, k.EntityType, k.Field, k.EntityID, v, k.CreatedSeq), nil
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: insert identity keys: %w", err)
@@ -110,18 +104,12 @@ func (t *tx) Entities(ctx context.Context, ids []string) (map[string]store.Entit
 }
 
 func (t *tx) InsertEntities(ctx context.Context, es []store.EntityRecord) error {
-	const cols = 6
-	err := pow2Chunks(es, maxParams/cols, func(c []store.EntityRecord) error {
-		args := make([]any, 0, len(c)*cols)
-		for _, e := range c {
-			status := e.Status
-			if status == "" {
-				status = store.StatusActive
-			}
-			args = append(args, e.ID, e.Type, e.BirthSeq, status, nullText(e.MergedInto), int64(e.ShardHash))
+	err := insertRows(ctx, t, `INSERT INTO entity_ids (`+entityCols+`)`, "", 6, es, func(args []any, e store.EntityRecord) ([]any, error) {
+		status := e.Status
+		if status == "" {
+			status = store.StatusActive
 		}
-		_, err := t.exec(ctx, `INSERT INTO entity_ids (`+entityCols+`) VALUES `+rowParams(len(c), cols), args...)
-		return err
+		return append(args, e.ID, e.Type, e.BirthSeq, status, nullText(e.MergedInto), int64(e.ShardHash)), nil
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: insert %d entities: %w", len(es), err)
@@ -146,18 +134,12 @@ func ownersOf(n int) string {
 
 // InsertLinks inserts event_entities rows with multi-row INSERTs.
 func (t *tx) InsertLinks(ctx context.Context, links []store.Link) error {
-	const cols = 5
-	err := pow2Chunks(links, maxParams/cols, func(c []store.Link) error {
-		args := make([]any, 0, len(c)*cols)
-		for _, l := range c {
-			resolved := l.ResolvedID
-			if resolved == "" {
-				resolved = l.EntityID
-			}
-			args = append(args, l.Seq, l.EntityType, l.EntityID, resolved, int64(l.ShardHash))
+	err := insertRows(ctx, t, `INSERT INTO event_entities (`+linkCols+`)`, "", 5, links, func(args []any, l store.Link) ([]any, error) {
+		resolved := l.ResolvedID
+		if resolved == "" {
+			resolved = l.EntityID
 		}
-		_, err := t.exec(ctx, `INSERT INTO event_entities (`+linkCols+`) VALUES `+rowParams(len(c), cols), args...)
-		return err
+		return append(args, l.Seq, l.EntityType, l.EntityID, resolved, int64(l.ShardHash)), nil
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: insert links: %w", err)

@@ -137,28 +137,23 @@ func (t *tx) WriteRelationships(ctx context.Context, version string, r *definiti
 			return fail(err)
 		}
 	}
-	err = pow2Chunks(w.Insert, maxParams/h.ncols, func(c []store.RelRow) error {
-		args := make([]any, 0, len(c)*h.ncols)
-		for _, x := range c {
-			if len(x.Props) != len(h.types) {
-				return fmt.Errorf("row to %s has %d property values, want %d", x.TargetID, len(x.Props), len(h.types))
-			}
-			src := x.SourceID
-			if src == "" {
-				src = w.SourceID
-			}
-			args = append(args, src, x.TargetID, r.Type)
-			for i, v := range x.Props {
-				y, err := toSQL(v, h.types[i])
-				if err != nil {
-					return err
-				}
-				args = append(args, y)
-			}
-			args = append(args, x.ValidFrom, nullTime(x.ValidTo), nullInt(x.EventSeq), w.Now)
+	err = insertRows(ctx, t, `INSERT INTO `+h.table+` (`+h.cols+`)`, "", h.ncols, w.Insert, func(args []any, x store.RelRow) ([]any, error) {
+		if len(x.Props) != len(h.types) {
+			return nil, fmt.Errorf("row to %s has %d property values, want %d", x.TargetID, len(x.Props), len(h.types))
 		}
-		_, err := t.exec(ctx, `INSERT INTO `+h.table+` (`+h.cols+`) VALUES `+rowParams(len(c), h.ncols), args...)
-		return err
+		src := x.SourceID
+		if src == "" {
+			src = w.SourceID
+		}
+		args = append(args, src, x.TargetID, r.Type)
+		for i, v := range x.Props {
+			y, err := toSQL(v, h.types[i])
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, y)
+		}
+		return append(args, x.ValidFrom, nullTime(x.ValidTo), nullInt(x.EventSeq), w.Now), nil
 	})
 	if err != nil {
 		return fail(err)

@@ -251,6 +251,23 @@ func pow2Chunks[T any](xs []T, n int, f func([]T) error) error {
 	return nil
 }
 
+// insertRows writes xs with multi-row statements "head VALUES (…), (…)
+// tail", in pow2Chunks within SQLite's parameter limit; row appends the
+// ncols values of one element to args.
+func insertRows[T any](ctx context.Context, t *tx, head, tail string, ncols int, xs []T, row func(args []any, x T) ([]any, error)) error {
+	return pow2Chunks(xs, maxParams/ncols, func(c []T) error {
+		args := make([]any, 0, len(c)*ncols)
+		for _, x := range c {
+			var err error
+			if args, err = row(args, x); err != nil {
+				return err
+			}
+		}
+		_, err := t.exec(ctx, head+` VALUES `+rowParams(len(c), ncols)+tail, args...)
+		return err
+	})
+}
+
 // inChunks is chunked for IN lists: a chunk is padded to the next power of
 // two (capped at n) by repeating its last element, which leaves the IN
 // condition unchanged and the statement text one of a few.
