@@ -94,12 +94,9 @@ type Tx interface {
 
 	// --- ledger ---
 
-	// LiveEventIDs returns which of ids are live ledger rows.
-	LiveEventIDs(ctx context.Context, ids []string) (map[string]bool, error)
-	// ErasedEventIDs returns which of ids were erased.
-	ErasedEventIDs(ctx context.Context, ids []string) (map[string]bool, error)
-	// KnownEventIDs is LiveEventIDs and ErasedEventIDs in one call, which
-	// PostgreSQL answers in one round trip (every ingest chunk asks both).
+	// KnownEventIDs returns which of ids are live ledger rows and which
+	// were erased: the two questions every ingest chunk asks before it
+	// appends, in one call (one round trip on PostgreSQL).
 	KnownEventIDs(ctx context.Context, ids []string) (live, erased map[string]bool, err error)
 	// Append inserts rows in order and sets their Seq.
 	Append(ctx context.Context, rows []LedgerRow) error

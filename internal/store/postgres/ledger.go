@@ -87,27 +87,8 @@ func (t *tx) stringSet(ctx context.Context, query string, ids []string, args ...
 	return out, rows.Err()
 }
 
-// LiveEventIDs returns which of ids are live ledger rows; absent ids are
-// missing from the map.
-func (t *tx) LiveEventIDs(ctx context.Context, ids []string) (map[string]bool, error) {
-	m, err := t.stringSet(ctx, `SELECT event_id FROM `+t.n.ledger+` WHERE `+live+` AND event_id = ANY($1::text[])`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: look up live event ids: %w", err)
-	}
-	return m, nil
-}
-
-// ErasedEventIDs returns which of ids were erased.
-func (t *tx) ErasedEventIDs(ctx context.Context, ids []string) (map[string]bool, error) {
-	m, err := t.stringSet(ctx, `SELECT event_id FROM `+t.n.erasedEvents+` WHERE event_id = ANY($1::text[])`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: look up erased event ids: %w", err)
-	}
-	return m, nil
-}
-
-// KnownEventIDs is LiveEventIDs and ErasedEventIDs in one statement, so one
-// round trip.
+// KnownEventIDs answers both questions in one statement, so one round
+// trip.
 func (t *tx) KnownEventIDs(ctx context.Context, ids []string) (liveIDs, erasedIDs map[string]bool, err error) {
 	liveIDs, erasedIDs = make(map[string]bool, len(ids)), map[string]bool{}
 	if len(ids) == 0 {

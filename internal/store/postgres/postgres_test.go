@@ -445,7 +445,7 @@ func workload(ctx context.Context, s store.Store, worker string, n int) error {
 			}
 			defer tx.Rollback()
 			ids := []string{fmt.Sprintf("%s-%d", worker, i), fmt.Sprintf("shared-%d", i)}
-			live, err := tx.LiveEventIDs(ctx, ids)
+			live, _, err := tx.KnownEventIDs(ctx, ids)
 			if err != nil {
 				return err
 			}

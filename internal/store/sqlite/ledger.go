@@ -70,9 +70,9 @@ func (t *tx) idSet(ctx context.Context, query string, ids []string) (map[string]
 	return out, err
 }
 
-// LiveEventIDs returns which of ids are live ledger rows; absent ids are
+// liveEventIDs returns which of ids are live ledger rows; absent ids are
 // missing from the map.
-func (t *tx) LiveEventIDs(ctx context.Context, ids []string) (map[string]bool, error) {
+func (t *tx) liveEventIDs(ctx context.Context, ids []string) (map[string]bool, error) {
 	m, err := t.idSet(ctx, `SELECT event_id FROM ledger WHERE `+live+` AND event_id IN (`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: look up live event ids: %w", err)
@@ -80,8 +80,8 @@ func (t *tx) LiveEventIDs(ctx context.Context, ids []string) (map[string]bool, e
 	return m, nil
 }
 
-// ErasedEventIDs returns which of ids were erased.
-func (t *tx) ErasedEventIDs(ctx context.Context, ids []string) (map[string]bool, error) {
+// erasedEventIDs returns which of ids were erased.
+func (t *tx) erasedEventIDs(ctx context.Context, ids []string) (map[string]bool, error) {
 	m, err := t.idSet(ctx, `SELECT event_id FROM erased_events WHERE event_id IN (`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: look up erased event ids: %w", err)
@@ -89,13 +89,13 @@ func (t *tx) ErasedEventIDs(ctx context.Context, ids []string) (map[string]bool,
 	return m, nil
 }
 
-// KnownEventIDs is LiveEventIDs and ErasedEventIDs; SQLite has no round
-// trips to save.
+// KnownEventIDs asks the two questions one after the other: SQLite has no
+// round trips to save.
 func (t *tx) KnownEventIDs(ctx context.Context, ids []string) (liveIDs, erasedIDs map[string]bool, err error) {
-	if liveIDs, err = t.LiveEventIDs(ctx, ids); err != nil {
+	if liveIDs, err = t.liveEventIDs(ctx, ids); err != nil {
 		return nil, nil, err
 	}
-	if erasedIDs, err = t.ErasedEventIDs(ctx, ids); err != nil {
+	if erasedIDs, err = t.erasedEventIDs(ctx, ids); err != nil {
 		return nil, nil, err
 	}
 	return liveIDs, erasedIDs, nil

@@ -56,13 +56,13 @@ func testLedgerAppend(f *fixture) {
 		everything, err := tx.AllEvents(f.ctx, 0, 100)
 		f.must(err)
 		checkLedger(f.t, "AllEvents", everything, all)
-		ids, err := tx.LiveEventIDs(f.ctx, []string{"e1", "zz", "e2", "e1", "m1"})
+		ids, _, err := tx.KnownEventIDs(f.ctx, []string{"e1", "zz", "e2", "e1", "m1"})
 		f.must(err)
 		if want := map[string]bool{"e1": true, "e2": true, "m1": true}; !reflect.DeepEqual(ids, want) {
-			f.t.Errorf("LiveEventIDs = %v, want %v", ids, want)
+			f.t.Errorf("KnownEventIDs: live %v, want %v", ids, want)
 		}
-		if ids, err := tx.LiveEventIDs(f.ctx, nil); err != nil || len(ids) != 0 {
-			f.t.Errorf("LiveEventIDs(nil) = %v, %v", ids, err)
+		if ids, erased, err := tx.KnownEventIDs(f.ctx, nil); err != nil || len(ids)+len(erased) != 0 {
+			f.t.Errorf("KnownEventIDs(nil) = %v, %v, %v", ids, erased, err)
 		}
 	})
 	// A rolled-back append reuses nothing committed: later sequences stay
@@ -77,7 +77,7 @@ func testLedgerAppend(f *fixture) {
 		f.t.Errorf("sequence after a rollback = %d, not above the head %d", next[0].Seq, more[0].Seq)
 	}
 	f.read(func(tx store.Tx) {
-		if ids, _ := tx.LiveEventIDs(f.ctx, []string{"lost"}); len(ids) != 0 {
+		if ids, _, _ := tx.KnownEventIDs(f.ctx, []string{"lost"}); len(ids) != 0 {
 			f.t.Error("a rolled-back ledger row is visible")
 		}
 	})
@@ -118,25 +118,13 @@ func testLedgerDedup(f *fixture) {
 	// Erased event ids are remembered.
 	f.write(func(tx store.Tx) { f.must(tx.DeleteEvents(f.ctx, []int64{rows[1].Seq, extra[1].Seq}, 7)) })
 	f.read(func(tx store.Tx) {
-		erased, err := tx.ErasedEventIDs(f.ctx, []string{"e1", "e2", "zz"})
+		live, erased, err := tx.KnownEventIDs(f.ctx, []string{"e1", "e2", "zz", "e1"})
 		f.must(err)
 		if want := map[string]bool{"e2": true}; !reflect.DeepEqual(erased, want) {
-			f.t.Errorf("ErasedEventIDs = %v, want %v", erased, want)
+			f.t.Errorf("KnownEventIDs: erased %v, want %v", erased, want)
 		}
-		if e, err := tx.ErasedEventIDs(f.ctx, nil); err != nil || len(e) != 0 {
-			f.t.Errorf("ErasedEventIDs(nil) = %v, %v", e, err)
-		}
-		// KnownEventIDs answers both questions at once.
-		ask := []string{"e1", "e2", "e3", "zz", "e1"}
-		live, err := tx.LiveEventIDs(f.ctx, ask)
-		f.must(err)
-		kl, ke, err := tx.KnownEventIDs(f.ctx, ask)
-		f.must(err)
-		if !reflect.DeepEqual(kl, live) || !reflect.DeepEqual(ke, map[string]bool{"e2": true}) {
-			f.t.Errorf("KnownEventIDs = %v, %v; want %v, map[e2:true]", kl, ke, live)
-		}
-		if kl, ke, err := tx.KnownEventIDs(f.ctx, nil); err != nil || len(kl)+len(ke) != 0 {
-			f.t.Errorf("KnownEventIDs(nil) = %v, %v, %v", kl, ke, err)
+		if want := map[string]bool{"e1": true}; !reflect.DeepEqual(live, want) {
+			f.t.Errorf("KnownEventIDs: live %v, want %v", live, want)
 		}
 		all, err := tx.AllEvents(f.ctx, 0, 10)
 		f.must(err)
