@@ -50,7 +50,7 @@ func (e *Engine) Ingest(ctx context.Context, source string, events []Event, mode
 			if err != nil {
 				r.raw, r.err = nil, fmt.Sprintf("record is not JSON-encodable: %v", err)
 			} else if r.val, err = value.FromJSON(raw); err != nil {
-				r.err = fmt.Sprintf("record is not valid JSON: %v", err)
+				r.raw, r.text, r.err = nil, string(raw), fmt.Sprintf("record is not valid JSON: %v", err)
 			}
 			if err := yield(r); err != nil {
 				return err

@@ -140,6 +140,24 @@ func TestIngestJSONArrayTruncatedOrFollowed(t *testing.T) {
 	}
 }
 
+// An event the engine cannot read back (a number out of range) fails with
+// its JSON kept in the failure, so the dead letter holds it; the rest lands.
+func TestIngestEventNotReadableKeepsItsJSON(t *testing.T) {
+	d := openQuickstart(t, nil)
+	res, err := d.Ingest(context.Background(), "app", []defacto.Event{
+		{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "a@x.io", "score": json.Number("1e999")},
+		{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "b@x.io"},
+	}, defacto.AppendOnly)
+	if err != nil || res.EventsIngested != 1 || res.EventsFailed != 1 {
+		t.Fatalf("%+v, %v; want one ingested, one failed", res, err)
+	}
+	f := res.Failures[0]
+	raw, _ := f.Raw.(string)
+	if f.Index != 0 || !strings.Contains(f.Message, "out of range") || !strings.Contains(raw, `"score":1e999`) {
+		t.Fatalf("failure %+v: want index 0, the range error and the record's JSON", f)
+	}
+}
+
 func TestIngestJSONArrayAndUnknownSource(t *testing.T) {
 	d := openQuickstart(t, nil)
 	ctx := context.Background()
