@@ -414,8 +414,30 @@ func testProcessAfterProcess(t *testing.T, cfg *defacto.Config) {
 		}
 	}
 
-	// Another engine with the source mapped differently re-normalizes the
-	// whole ledger under its own version.
+	renormalizeElsewhere(t, cfg)
+
+	res, err := a.Ingest(ctx, "app", signup("c@x.io"), defacto.Process)
+	if err != nil || res.Build == nil || res.Build.Mode != defacto.ModeFullRenormalize ||
+		!strings.Contains(strings.Join(res.Build.Reasons, "; "), "re-normalized by another build") {
+		t.Fatalf("first engine after the other's re-normalization: build %+v, %v; want a %s build first", res.Build, err, defacto.ModeFullRenormalize)
+	}
+	res, err = a.Ingest(ctx, "app", signup("d@x.io"), defacto.Process)
+	if err != nil || res.Build != nil || res.EventsProcessed != 1 {
+		t.Fatalf("the call after: %+v, %v; want one event processed and no build", res, err)
+	}
+	n, err := a.Table("customer").Count(ctx)
+	if err != nil || n != 4 {
+		t.Fatalf("customers: %d, %v; want 4", n, err)
+	}
+}
+
+// renormalizeElsewhere has a second engine on cfg's database, with the
+// quickstart's source mapped differently, re-normalize the whole ledger
+// under its own version, so the first engine's version then needs a full
+// re-normalization too.
+func renormalizeElsewhere(t *testing.T, cfg *defacto.Config) {
+	t.Helper()
+	ctx := context.Background()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS("examples/quickstart")); err != nil {
 		t.Fatal(err)
@@ -446,18 +468,35 @@ func testProcessAfterProcess(t *testing.T, cfg *defacto.Config) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
 
-	res, err := a.Ingest(ctx, "app", signup("c@x.io"), defacto.Process)
-	if err != nil || res.Build == nil || res.Build.Mode != defacto.ModeFullRenormalize ||
-		!strings.Contains(strings.Join(res.Build.Reasons, "; "), "re-normalized by another build") {
-		t.Fatalf("first engine after the other's re-normalization: build %+v, %v; want a %s build first", res.Build, err, defacto.ModeFullRenormalize)
-	}
-	res, err = a.Ingest(ctx, "app", signup("d@x.io"), defacto.Process)
-	if err != nil || res.Build != nil || res.EventsProcessed != 1 {
-		t.Fatalf("the call after: %+v, %v; want one event processed and no build", res, err)
-	}
-	n, err := a.Table("customer").Count(ctx)
-	if err != nil || n != 4 {
-		t.Fatalf("customers: %d, %v; want 4", n, err)
+// When another connection commits between two processing calls, the second
+// call still runs the detection it skipped: also when it has no input, and
+// also when the build it then needs is left to the caller (ManualBuild),
+// in which case nothing of the call is committed.
+func TestProcessSkipFallbacks(t *testing.T) {
+	ctx := context.Background()
+	signup := []defacto.Event{{"type": "signup", "timestamp": "2024-01-01T10:00:00Z", "email": "a@x.io"}}
+	for _, manual := range []bool{false, true} {
+		cfg := &defacto.Config{Database: filepath.Join(t.TempDir(), "defacto.db"), ManualBuild: manual}
+		a := openQuickstart(t, cfg)
+		if _, err := a.Ingest(ctx, "app", signup, defacto.Process); err != nil {
+			t.Fatal(err)
+		}
+		renormalizeElsewhere(t, cfg)
+		if !manual {
+			res, err := a.Ingest(ctx, "app", nil, defacto.Process)
+			if err != nil || res.Build == nil || res.Build.Mode != defacto.ModeFullRenormalize {
+				t.Fatalf("empty call after another engine's re-normalization: %+v, %v; want a %s build", res, err, defacto.ModeFullRenormalize)
+			}
+			continue
+		}
+		second := []defacto.Event{{"type": "signup", "timestamp": "2024-01-02T10:00:00Z", "email": "b@x.io"}}
+		if _, err := a.Ingest(ctx, "app", second, defacto.Process); !errors.Is(err, defacto.ErrBuildRequired) {
+			t.Fatalf("ManualBuild call after another engine's re-normalization: %v, want ErrBuildRequired", err)
+		}
+		if n, err := a.Count(ctx, "", false); err != nil || n != 1 {
+			t.Fatalf("ledger after the refused call: %d events, %v; want 1", n, err)
+		}
 	}
 }
