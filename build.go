@@ -26,6 +26,7 @@ type detection struct {
 	mode    string
 	reasons []string
 	pending int64
+	dirty   bool // the build state was reported dirty
 }
 
 func modeRank(m string) int {
@@ -109,6 +110,7 @@ func detectFor(ctx context.Context, tx store.Tx, set *definition.Set, version st
 		hold(ModeFull, "never built")
 	} else {
 		if bs.Dirty {
+			d.dirty = true
 			hold(ModeFull, "interrupted build")
 		}
 		if bs.EntitiesHash != set.EntitiesHash {
@@ -163,14 +165,9 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 // autoBuild runs the build a processing call needs first (builds.md §5):
 // nil when detection finds at most incremental work.
 func (e *Engine) autoBuild(ctx context.Context) (*BuildResult, error) {
-	var d *detection
-	err := e.st.Read(ctx, func(tx store.Tx) error {
-		var err error
-		d, err = e.detect(ctx, tx, BuildOptions{})
-		return err
-	})
+	d, err := e.detectNow(ctx, BuildOptions{})
 	if err != nil {
-		return nil, storageErr("detect build mode", err)
+		return nil, err
 	}
 	if modeRank(d.mode) <= modeRank(ModeIncremental) {
 		return nil, nil
@@ -179,6 +176,30 @@ func (e *Engine) autoBuild(ctx context.Context) (*BuildResult, error) {
 		return nil, errorf(ErrBuildRequired, "build required: mode %s (%s); run Build", d.mode, joinReasons(d.reasons))
 	}
 	return e.build(ctx, BuildOptions{}, d)
+}
+
+// detectNow detects the build mode for a build about to run. A read sees a
+// version store out of step with the namespace (a dirty build state) both
+// after a crash between the two files' commits and while another
+// connection's version-store commit still runs behind its namespace commit
+// (store.PipelinedCommitter); only the first needs a full build, so a dirty
+// state is checked again under the write lock, which waits for the second.
+func (e *Engine) detectNow(ctx context.Context, opts BuildOptions) (*detection, error) {
+	var d *detection
+	detect := func(tx store.Tx) error {
+		var err error
+		d, err = e.detect(ctx, tx, opts)
+		return err
+	}
+	if err := e.st.Read(ctx, detect); err != nil {
+		return nil, storageErr("detect build mode", err)
+	}
+	if d.dirty {
+		if err := e.write(ctx, "detect build mode", detect); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 func joinReasons(r []string) string {
@@ -195,13 +216,9 @@ func joinReasons(r []string) string {
 func (e *Engine) build(ctx context.Context, opts BuildOptions, d *detection) (*BuildResult, error) {
 	start := time.Now()
 	if d == nil {
-		err := e.st.Read(ctx, func(tx store.Tx) error {
-			var err error
-			d, err = e.detect(ctx, tx, opts)
-			return err
-		})
-		if err != nil {
-			return nil, storageErr("detect build mode", err)
+		var err error
+		if d, err = e.detectNow(ctx, opts); err != nil {
+			return nil, err
 		}
 	}
 	res := &BuildResult{Mode: d.mode, Reasons: d.reasons, Failures: []EventFailure{}}

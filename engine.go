@@ -457,6 +457,13 @@ func (e *Engine) write(ctx context.Context, op string, f func(tx store.Tx) error
 // at the same time, and appends go on beside them (scale.md §2). f must
 // stay inside scope; backends with one writer ignore it.
 func (e *Engine) writeScope(ctx context.Context, op string, scope store.Scope, f func(tx store.Tx) error) error {
+	return e.writeTx(ctx, op, scope, false, f)
+}
+
+// writeTx is writeScope; pipelined lets a store that can (SQLite) return
+// before the version store's commit has ended (store.PipelinedCommitter):
+// the caller must then call settle before its results are read.
+func (e *Engine) writeTx(ctx context.Context, op string, scope store.Scope, pipelined bool, f func(tx store.Tx) error) error {
 	var (
 		tx  store.Tx
 		err error
@@ -473,8 +480,23 @@ func (e *Engine) writeScope(ctx context.Context, op string, scope store.Scope, f
 	if err := f(tx); err != nil {
 		return wrapOp(op, err)
 	}
-	if err := tx.Commit(); err != nil {
+	commit := tx.Commit
+	if pc, ok := tx.(store.PipelinedCommitter); ok && pipelined {
+		commit = pc.CommitPipelined
+	}
+	if err := commit(); err != nil {
 		return storageErr(op+": commit", err)
+	}
+	return nil
+}
+
+// settle waits for a version-store commit left running by a pipelined
+// writeTx and returns its failure as a storage error of op.
+func (e *Engine) settle(ctx context.Context, op string) error {
+	if s, ok := e.st.(store.Settler); ok {
+		if err := s.Settle(ctx); err != nil {
+			return storageErr(op+": commit", err)
+		}
 	}
 	return nil
 }

@@ -337,6 +337,10 @@ func (e *Engine) ingest(ctx context.Context, source string, mode IngestMode, pro
 		}
 		return nil
 	})
+	// The last chunk's version-store commit may still run (writeTx).
+	if serr := e.settle(ctx, "ingest"); err == nil {
+		err = serr
+	}
 	if err == nil && verify {
 		// No chunk was committed (no input), so nothing checked: detect.
 		e.excludeReads()
@@ -525,7 +529,7 @@ func (e *Engine) ingestChunk(ctx context.Context, src *definition.Source, p *pre
 	if mode != Process {
 		scope = store.ScopeAppend
 	}
-	err := e.writeScope(ctx, "ingest", scope, func(tx store.Tx) error {
+	err := e.writeTx(ctx, "ingest", scope, true, func(tx store.Tx) error {
 		if cache != nil {
 			// Cached states, and a skipped build-mode detection, hold only
 			// if no other connection committed since this engine last asked.

@@ -36,3 +36,23 @@ const (
 type ScopedBeginner interface {
 	BeginScope(ctx context.Context, scope Scope, version string) (Tx, error)
 }
+
+// PipelinedCommitter is implemented by transactions that can commit their
+// namespace tables and leave the version store's commit running behind the
+// caller's next transaction (SQLite, whose two kinds of file have writer
+// connections of their own). A failure of that commit is returned by the
+// next transaction that writes the version store, by Settler.Settle, or by
+// Commit of the next transaction; until one of them has returned, readers
+// may see the namespace tables ahead of the version store, and a crash
+// leaves the version dirty, as a crash between the two file commits of any
+// transaction does.
+type PipelinedCommitter interface {
+	CommitPipelined() error
+}
+
+// Settler is implemented by stores whose transactions are
+// PipelinedCommitters: Settle waits for the version-store commit left
+// running and returns its error.
+type Settler interface {
+	Settle(ctx context.Context) error
+}

@@ -144,16 +144,12 @@ func quote(name string) string {
 var storeSettings = []string{"secure_delete = ON", "cache_size = -32768", "mmap_size = " + mmapSize}
 
 // tuneStores sets synchronous = NORMAL on the version stores attached to
-// the writer connection, as main has: ATTACH starts at FULL (an fsync of the
-// store's WAL on every commit), and SQLite refuses to change the level
-// inside a transaction, where attach runs. Begin calls it just before
-// BEGIN when a store was attached since the last call (Store.retune).
-func (s *Store) tuneStores(ctx context.Context) error {
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+// the store writer's connection conn, as main has: ATTACH starts at FULL (an
+// fsync of the store's WAL on every commit), and SQLite refuses to change
+// the level inside a transaction, where attach may run. beginStores calls it
+// outside any transaction when a store was attached since the last call
+// (Store.retune).
+func (s *Store) tuneStores(ctx context.Context, conn *sql.Conn) error {
 	rows, err := conn.QueryContext(ctx, `SELECT name FROM pragma_database_list WHERE name NOT IN ('main', 'temp')`)
 	if err != nil {
 		return err

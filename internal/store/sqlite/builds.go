@@ -85,6 +85,10 @@ func (t *tx) tablesLike(ctx context.Context, sc string, rel bool) ([]string, err
 // StoredEntities returns the ids present in the version store's working
 // state or history (superseded rows included), with their entity type.
 func (t *tx) StoredEntities(ctx context.Context, version string) (map[string]string, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	fail := func(err error) error { return fmt.Errorf("sqlite: list stored entities of %s: %w", version, err) }
 	sc, err := t.schema(ctx, version, false)
 	if err != nil {
@@ -123,6 +127,10 @@ func (t *tx) StoredEntities(ctx context.Context, version string) (map[string]str
 // returns the number of rows superseded, entity and relationship rows
 // together.
 func (t *tx) RetireEntity(ctx context.Context, version string, ent *definition.Entity, id string, now int64) (int, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: retire %s %s in %s: %w", entName(ent), id, version, err)
 	}
@@ -247,6 +255,10 @@ func (t *tx) UpdateNormalized(ctx context.Context, row store.LedgerRow) error {
 // read seeks to after and walks the index in order: its cost is the
 // entities returned, not the entities before them.
 func (t *tx) DueStates(ctx context.Context, version string, asOf int64, after store.DueKey, limit int) ([]store.StateRecord, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	fail := func(err error) error { return fmt.Errorf("sqlite: read due states of %s: %w", version, err) }
 	sc, err := t.schema(ctx, version, false)
 	if err != nil {

@@ -27,7 +27,7 @@ func TestStoredAndRetire(t *testing.T) {
 			{EntityID: "g1", EntityType: "order", Status: store.StatusActive, Data: []byte(`{}`), NextDeadline: store.NoTime},
 		}))
 		must(t, stx.InsertMergedID(ctx, "v1", store.MergedID{EntityID: "c1", EntityType: "customer", MergedInto: "c9", CanonicalID: "c9", MergedAt: 5}))
-		_, err := stx.(*tx).tx.ExecContext(ctx, `INSERT INTO "v1"."rel_places_history_all"
+		_, err := storeTx(t, stx, "v1").ExecContext(ctx, `INSERT INTO "v1"."rel_places_history_all"
 			(source_id, target_id, relationship_type, valid_from, recorded_at) VALUES ('c1', 'o1', 'places', 10, 1)`)
 		must(t, err)
 	})

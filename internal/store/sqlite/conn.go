@@ -21,9 +21,10 @@ var drv = newDriver()
 type role int
 
 const (
-	roleWriter role = iota // BEGIN IMMEDIATE transactions
-	roleReader             // query_only: reads can never write
-	roleProbe              // no setup beyond the busy timeout; see Store.probe
+	roleWriter      role = iota // BEGIN IMMEDIATE transactions on the main file
+	roleStoreWriter             // BEGIN IMMEDIATE on the attached version stores only
+	roleReader                  // query_only: reads can never write
+	roleProbe                   // no setup beyond the busy timeout; see Store.probe
 )
 
 // connector opens physical connections for one pool of a Store and applies
@@ -38,7 +39,13 @@ type connector struct {
 
 func newConnector(path string, r role, timeout time.Duration) *connector {
 	u := url.URL{Scheme: "file", Path: path}
-	if r == roleWriter {
+	if r == roleStoreWriter {
+		// The store writer's main database is private and empty: BEGIN
+		// IMMEDIATE write-locks every file of the connection, so the main
+		// file must not be one of them (see the package comment).
+		u = url.URL{Scheme: "file", Opaque: ":memory:"}
+	}
+	if r == roleWriter || r == roleStoreWriter {
 		// Read transactions (TxOptions.ReadOnly) still start with a plain
 		// BEGIN; see modernc.org/sqlite newTx.
 		u.RawQuery = "_txlock=immediate"

@@ -81,11 +81,13 @@ func TestAfterEraseLeavesNoBytes(t *testing.T) {
 			Insert: []store.HistoryRow{row("c1", 10, store.NoTime, five)}}))
 	})
 	write(t, s, func(stx store.Tx) {
-		x := stx.(*tx).tx
-		for _, q := range []string{`DELETE FROM ledger`, `DELETE FROM identity`, `DELETE FROM "v1"."customer_history_all"`} {
-			_, err := x.ExecContext(ctx, q)
+		x := stx.(*tx)
+		for _, q := range []string{`DELETE FROM ledger`, `DELETE FROM identity`} {
+			_, err := x.tx.ExecContext(ctx, q)
 			must(t, err)
 		}
+		_, err := storeTx(t, stx, "v1").ExecContext(ctx, `DELETE FROM "v1"."customer_history_all"`)
+		must(t, err)
 	})
 	must(t, s.AfterErase(ctx))
 	files, err := filepath.Glob(filepath.Join(dir, "*"))

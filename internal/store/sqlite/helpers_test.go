@@ -139,3 +139,26 @@ func queryPlan(t *testing.T, s *Store, v, q string) string {
 	must(t, rows.Err())
 	return strings.Join(plan, "; ")
 }
+
+// storeTx returns the *sql.Tx of stx that holds version v's store, for raw
+// SQL into it.
+func storeTx(t *testing.T, stx store.Tx, v string) *sql.Tx {
+	t.Helper()
+	side, err := stx.(*tx).on(t.Context(), v, false)
+	must(t, err)
+	return side.tx
+}
+
+// failedWrite runs f in a write transaction and commits it, returning f's
+// error or else Commit's: a queued version-store write fails at the latest
+// when its transaction commits.
+func failedWrite(t *testing.T, s *Store, f func(store.Tx) error) error {
+	t.Helper()
+	tx, err := s.Begin(t.Context())
+	must(t, err)
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

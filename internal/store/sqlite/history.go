@@ -17,6 +17,10 @@ import (
 
 // States returns the entity_state rows among ids.
 func (t *tx) States(ctx context.Context, version string, ids []string) (map[string]store.StateRecord, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	sc, err := t.schema(ctx, version, false)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read working state of %s: %w", version, err)
@@ -51,10 +55,15 @@ func (t *tx) States(ctx context.Context, version string, ids []string) (map[stri
 }
 
 // PutStates inserts or overwrites working state rows with multi-row upserts.
+// The write is queued on the version-store side (side.go: later).
 func (t *tx) PutStates(ctx context.Context, version string, states []store.StateRecord) error {
 	if len(states) == 0 {
 		return nil
 	}
+	return t.later(ctx, version, func(t *tx, ctx context.Context) error { return t.putStates(ctx, version, states) })
+}
+
+func (t *tx) putStates(ctx context.Context, version string, states []store.StateRecord) error {
 	sc, err := t.writeTo(ctx, version)
 	if err != nil {
 		return fmt.Errorf("sqlite: write working state of %s: %w", version, err)
@@ -180,6 +189,10 @@ func scanHistory(rows *sql.Rows, h *histSQL, keep func(id string) bool, f func(s
 
 // OpenRows returns the current-belief open row of each of ids that has one.
 func (t *tx) OpenRows(ctx context.Context, version string, ent *definition.Entity, ids []string) (map[string]store.HistoryRow, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	h, err := t.history(ctx, version, ent, false)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read open rows of %s in %s: %w", entName(ent), version, err)
@@ -206,6 +219,10 @@ func (t *tx) OpenRows(ctx context.Context, version string, ent *definition.Entit
 
 // CurrentRows returns every current-belief row of id by valid_from.
 func (t *tx) CurrentRows(ctx context.Context, version string, ent *definition.Entity, id string) ([]store.HistoryRow, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	h, err := t.history(ctx, version, ent, false)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read rows of %s %s in %s: %w", entName(ent), id, version, err)
@@ -232,12 +249,19 @@ func (t *tx) WriteHistory(ctx context.Context, version string, ent *definition.E
 // all entities go out as multi-row statements. Each supersede and close must
 // hit exactly one current-belief row; anything else means a plan was made
 // from other rows than the stored ones, and the transaction must not commit.
+//
+// The writes are queued on the version-store side (side.go: later): a
+// failed check fails the transaction at its next wait for the side.
 func (t *tx) WriteHistories(ctx context.Context, version string, ent *definition.Entity, ws []*store.HistoryWrite) error {
-	fail := func(id string, err error) error {
-		return fmt.Errorf("sqlite: write history of %s %s in %s: %w", entName(ent), id, version, err)
-	}
 	if len(ws) == 0 {
 		return nil
+	}
+	return t.later(ctx, version, func(t *tx, ctx context.Context) error { return t.writeHistories(ctx, version, ent, ws) })
+}
+
+func (t *tx) writeHistories(ctx context.Context, version string, ent *definition.Entity, ws []*store.HistoryWrite) error {
+	fail := func(id string, err error) error {
+		return fmt.Errorf("sqlite: write history of %s %s in %s: %w", entName(ent), id, version, err)
 	}
 	h, err := t.history(ctx, version, ent, true)
 	if err != nil {
@@ -339,6 +363,10 @@ func exactlyOne(res sql.Result, err error, what string, vf int64) error {
 // repoints every entity whose canonical id was m.EntityID (history.md §4).
 // Replaying it is a no-op.
 func (t *tx) InsertMergedID(ctx context.Context, version string, m store.MergedID) error {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: record merged id %s in %s: %w", m.EntityID, version, err)
 	}

@@ -64,31 +64,36 @@ func TestWriteHistory(t *testing.T) {
 			t.Errorf("OpenRows = %+v", open)
 		}
 	})
-	rows, err := s.Query(ctx, "v1", `SELECT "valid_from", "recorded_at", "superseded_at" FROM "v1"."thing_history_all" ORDER BY rowid`)
-	must(t, err)
-	var got [][3]any
-	for rows.Next() {
-		var a, b, c any
-		must(t, rows.Scan(&a, &b, &c))
-		got = append(got, [3]any{a, b, c})
+	check := func() {
+		t.Helper()
+		rows, err := s.Query(ctx, "v1", `SELECT "valid_from", "recorded_at", "superseded_at" FROM "v1"."thing_history_all" ORDER BY rowid`)
+		must(t, err)
+		var got [][3]any
+		for rows.Next() {
+			var a, b, c any
+			must(t, rows.Scan(&a, &b, &c))
+			got = append(got, [3]any{a, b, c})
+		}
+		rows.Close()
+		want := [][3]any{{int64(10), int64(100), nil}, {int64(20), int64(200), int64(300)}, {int64(20), int64(300), nil}, {int64(30), int64(300), nil}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("history_all = %v, want %v", got, want)
+		}
 	}
-	rows.Close()
-	want := [][3]any{{int64(10), int64(100), nil}, {int64(20), int64(200), int64(300)}, {int64(20), int64(300), nil}, {int64(30), int64(300), nil}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("history_all = %v, want %v", got, want)
-	}
+	check()
 
-	// A plan that does not match the stored rows fails and must not commit.
-	tx, err := s.Begin(ctx)
-	must(t, err)
-	defer tx.Rollback()
-	if err := tx.WriteHistory(ctx, "v1", ent, &store.HistoryWrite{EntityID: "t1", Now: 400, Supersede: []int64{25}}); err == nil {
-		t.Error("superseding a missing row succeeded")
+	// A plan that does not match the stored rows fails, at the latest at
+	// commit, and commits nothing.
+	for name, w := range map[string]*store.HistoryWrite{
+		"superseding a missing row": {EntityID: "t1", Now: 400, Supersede: []int64{25}},
+		"a second current row at the same valid_from": {EntityID: "t1", Now: 400,
+			Insert: []store.HistoryRow{row("t1", 30, store.NoTime, nil)}},
+	} {
+		if err := failedWrite(t, s, func(tx store.Tx) error { return tx.WriteHistory(ctx, "v1", ent, w) }); err == nil {
+			t.Errorf("%s succeeded", name)
+		}
 	}
-	if err := tx.WriteHistory(ctx, "v1", ent, &store.HistoryWrite{EntityID: "t1", Now: 400,
-		Insert: []store.HistoryRow{row("t1", 30, store.NoTime, nil)}}); err == nil {
-		t.Error("a second current row at the same valid_from was accepted")
-	}
+	check()
 }
 
 func withRec(r store.HistoryRow, at int64) store.HistoryRow {
@@ -142,13 +147,13 @@ func TestTypedValuesRoundTrip(t *testing.T) {
 		{value.Null, value.Null, value.Null, value.Null, value.Int(5)},
 		{value.Null},
 	} {
-		tx, err := s2.Begin(ctx)
-		must(t, err)
-		if err := tx.WriteHistory(ctx, "v1", ent, &store.HistoryWrite{EntityID: "c2", Now: 1,
-			Insert: []store.HistoryRow{row("c2", 10, store.NoTime, bad)}}); err == nil {
+		err := failedWrite(t, s2, func(tx store.Tx) error {
+			return tx.WriteHistory(ctx, "v1", ent, &store.HistoryWrite{EntityID: "c2", Now: 1,
+				Insert: []store.HistoryRow{row("c2", 10, store.NoTime, bad)}})
+		})
+		if err == nil {
 			t.Errorf("props %v accepted", bad)
 		}
-		must(t, tx.Rollback())
 	}
 }
 
@@ -160,7 +165,7 @@ func TestMergedIDsAndRelationshipView(t *testing.T) {
 	ensure(t, s, "v1", set)
 	write(t, s, func(stx store.Tx) {
 		// No Tx method writes relationship rows yet; insert them directly.
-		_, err := stx.(*tx).tx.ExecContext(ctx, `INSERT INTO "v1"."rel_places_history_all"
+		_, err := storeTx(t, stx, "v1").ExecContext(ctx, `INSERT INTO "v1"."rel_places_history_all"
 			(source_id, target_id, relationship_type, channel, weight, valid_from, recorded_at) VALUES
 			('c1', 'o1', 'places', 'web', 1.5, 10, 1), ('c2', 'o2', 'places', NULL, NULL, 10, 1)`)
 		must(t, err)

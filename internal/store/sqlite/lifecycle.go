@@ -79,6 +79,10 @@ func scanRels(rows *sql.Rows, h *relSQL, f func(store.RelRow)) error {
 
 // OpenRelRows returns the open current-belief rows of r by source.
 func (t *tx) OpenRelRows(ctx context.Context, version string, r *definition.Relationship, ids []string) (map[string][]store.RelRow, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	h, err := t.rel(ctx, version, r, false)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read relationships %s: %w", r.Type, err)
@@ -100,6 +104,10 @@ func (t *tx) OpenRelRows(ctx context.Context, version string, r *definition.Rela
 
 // CurrentRelRows returns every current-belief row of r whose source is id.
 func (t *tx) CurrentRelRows(ctx context.Context, version string, r *definition.Relationship, id string) ([]store.RelRow, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	h, err := t.rel(ctx, version, r, false)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read relationships %s of %s: %w", r.Type, id, err)
@@ -118,6 +126,10 @@ func (t *tx) CurrentRelRows(ctx context.Context, version string, r *definition.R
 
 // WriteRelationships executes one source's plan: supersede, close, insert.
 func (t *tx) WriteRelationships(ctx context.Context, version string, r *definition.Relationship, w *store.RelWrite) error {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: write relationships %s of %s: %w", r.Type, w.SourceID, err)
 	}
@@ -163,6 +175,10 @@ func (t *tx) WriteRelationships(ctx context.Context, version string, r *definiti
 
 // AddPending stores pending relations, one row per key hash.
 func (t *tx) AddPending(ctx context.Context, version string, ps []store.PendingRelation) error {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	sc, err := t.writeTo(ctx, version)
 	if err != nil {
 		return fmt.Errorf("sqlite: add pending relations: %w", err)
@@ -181,6 +197,10 @@ func (t *tx) AddPending(ctx context.Context, version string, ps []store.PendingR
 
 // ClearPending deletes every pending relation of sourceID.
 func (t *tx) ClearPending(ctx context.Context, version, sourceID string) error {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	sc, err := t.writeTo(ctx, version)
 	if err == nil {
 		_, err = t.exec(ctx, `DELETE FROM `+sc+`."pending_relations" WHERE "source_id" = ?`, sourceID)
@@ -193,6 +213,10 @@ func (t *tx) ClearPending(ctx context.Context, version, sourceID string) error {
 
 // PendingSources returns the distinct sources waiting for one of hashes.
 func (t *tx) PendingSources(ctx context.Context, version string, hashes []string) ([]string, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	if len(hashes) == 0 {
 		return nil, nil
 	}
@@ -246,6 +270,10 @@ func (t *tx) KeysCreatedInRange(ctx context.Context, lo, hi int64) ([]string, er
 
 // SetFailures records an entity's failed sequences.
 func (t *tx) SetFailures(ctx context.Context, version, entityID string, seqs []int64, replace bool) error {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	sc, err := t.writeTo(ctx, version)
 	if err != nil {
 		return fmt.Errorf("sqlite: record failures: %w", err)
@@ -266,6 +294,10 @@ func (t *tx) SetFailures(ctx context.Context, version, entityID string, seqs []i
 
 // CountFailedEvents counts distinct failed live sequences.
 func (t *tx) CountFailedEvents(ctx context.Context, version string) (int64, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	sc, err := t.schema(ctx, version, false)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count failed events: %w", err)
@@ -388,6 +420,10 @@ func (t *tx) DeleteIdentity(ctx context.Context, ids []string) (keys, merges int
 
 // DeleteEntity deletes everything a version store holds about id.
 func (t *tx) DeleteEntity(ctx context.Context, version string, ent *definition.Entity, id string) (int64, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	fail := func(err error) (int64, error) {
 		return 0, fmt.Errorf("sqlite: delete %s %s in %s: %w", entName(ent), id, version, err)
 	}
@@ -431,6 +467,10 @@ func (t *tx) DeleteEntity(ctx context.Context, version string, ent *definition.E
 // PurgeHistory deletes every history row and outgoing relationship row of
 // id, superseded ones included.
 func (t *tx) PurgeHistory(ctx context.Context, version string, ent *definition.Entity, id string) error {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: purge %s %s in %s: %w", entName(ent), id, version, err)
 	}

@@ -107,6 +107,10 @@ func byTime(rs []store.LedgerRow) []store.LedgerRow {
 
 // CurrentRowsOf returns, per id, every current-belief row by valid_from.
 func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.Entity, ids []string, consecutive bool) (map[string][]store.HistoryRow, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: read rows of %d %s in %s: %w", len(ids), entName(ent), version, err)
 	}
@@ -136,6 +140,10 @@ func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.
 // CurrentRelRowsOf returns, per source id, every current-belief row of r by
 // (target, valid_from).
 func (t *tx) CurrentRelRowsOf(ctx context.Context, version string, r *definition.Relationship, ids []string, consecutive bool) (map[string][]store.RelRow, error) {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: read relationships %s of %d sources: %w", r.Type, len(ids), err)
 	}
@@ -167,11 +175,19 @@ func (t *tx) CurrentRelRowsOf(ctx context.Context, version string, r *definition
 
 // ClearPendingOf deletes every pending relation of ids.
 func (t *tx) ClearPendingOf(ctx context.Context, version string, ids []string) error {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	return t.deleteOf(ctx, version, "pending_relations", "source_id", ids)
 }
 
 // ClearFailuresOf deletes the recorded failed events of ids.
 func (t *tx) ClearFailuresOf(ctx context.Context, version string, ids []string) error {
+	t, err := t.on(ctx, version, false)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", version, err)
+	}
 	return t.deleteOf(ctx, version, "failed_events", "entity_id", ids)
 }
 

@@ -4,17 +4,26 @@
 //
 // # Connections
 //
-// A Store keeps two database/sql pools on the main file, both in WAL mode:
+// A Store keeps three database/sql pools, all in WAL mode:
 //
-//   - the writer pool holds exactly one connection. Every write transaction
-//     (Begin) runs there as BEGIN IMMEDIATE, so writers of this process queue
-//     in database/sql, where waiting honours the context, and only writers of
-//     other processes meet the busy timeout. One connection also means a
-//     version store attached inside a transaction (EnsureVersionStore) stays
-//     attached for the next one.
+//   - the writer pool holds exactly one connection, on the main file. Every
+//     write transaction (Begin) runs there as BEGIN IMMEDIATE, so writers of
+//     this process queue in database/sql, where waiting honours the context,
+//     and only writers of other processes meet the busy timeout.
+//   - the store writer pool holds exactly one connection whose main
+//     database is private and empty, with the version stores attached. A
+//     write transaction that touches a version store opens its second half
+//     there (side.go), also as BEGIN IMMEDIATE. The two halves cannot share
+//     a connection: BEGIN IMMEDIATE write-locks every file of its
+//     connection, and SQLite writes one connection's statements one at a
+//     time. On two connections the version store's writes and commit run
+//     on a goroutine of their own, beside the engine's next chunk on the
+//     main file (CommitPipelined). Locks are always taken main file first,
+//     so writers of several processes cannot deadlock.
 //   - the reader pool holds several query_only connections for Read and
-//     Query, so reads run beside a writer on their WAL snapshot and can never
-//     write, whatever SQL they are given.
+//     Query, with main and the version stores they name, so reads run
+//     beside writers on their WAL snapshot and can never write, whatever
+//     SQL they are given.
 //
 // Attachments belong to a connection, and the set of version stores grows
 // while connections live, so a connection is not set up with every store when
@@ -24,14 +33,18 @@
 //
 // # Atomicity across files
 //
-// SQLite commits a transaction that spans WAL databases file by file, so a
-// crash between two file commits could leave a version store out of step with
-// the namespace (history written without the cursor that covers it, or the
-// reverse). Every transaction that writes a version store, or writes its
-// build state, therefore also writes one random commit mark to the store and
-// to the main file (meta key store_mark/<version>); BuildState reports a
-// version whose marks differ, or whose store file is gone, as dirty, which
-// makes the next build a full one (builds.md §5).
+// The main file and a version store commit separately (in WAL mode SQLite
+// commits even one connection's multi-file transaction file by file), so a
+// failure or crash between the two commits could leave a version store out
+// of step with the namespace (history written without the cursor that
+// covers it, or the reverse). Every transaction that writes a version store,
+// or writes its build state, therefore also writes one random commit mark
+// to the store and to the main file (meta key store_mark/<version>); the
+// main file commits first, and the store commits only after it succeeded.
+// BuildState reports a version whose marks differ, or whose store file is
+// gone, as dirty, which makes the next build a full one (builds.md §5). The
+// check is made under both write locks, so a store commit still running
+// behind a pipelined commit is waited for, not taken for a torn one.
 //
 // # SQL
 //
@@ -83,19 +96,23 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 
-	w *sql.DB // writer pool: one connection, BEGIN IMMEDIATE
-	r *sql.DB // reader pool: query_only connections
+	w  *sql.DB // writer pool: one connection on the main file, BEGIN IMMEDIATE
+	sw *sql.DB // store writer pool: one connection on the version stores, BEGIN IMMEDIATE
+	r  *sql.DB // reader pool: query_only connections
 
-	wcache, rcache *stmtCache // statements kept across transactions, per pool
+	wcache, swcache, rcache *stmtCache // statements kept across transactions, per pool
 
-	// retune is set when a version store was attached, so the next Begin
-	// runs tuneStores.
+	// retune is set when a version store was attached, so the next
+	// transaction on the store writer runs tuneStores first.
 	retune atomic.Bool
 
 	dvMu         sync.Mutex
-	dataVersions map[string][2]int64 // version → data_version of main and store, see Undisturbed
+	dataVersions map[string]int64 // version → data_version of main, see Undisturbed
 
 	hist sync.Map // histKey → *histSQL, see history.go
+
+	pendMu  sync.Mutex
+	pending *tx // the side whose store commit a CommitPipelined left running
 
 	closeOnce sync.Once
 	closeErr  error
@@ -135,11 +152,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 
-	s.w = sql.OpenDB(newConnector(abs, roleWriter, opts.BusyTimeout))
-	s.w.SetMaxOpenConns(1)
-	s.w.SetMaxIdleConns(1)
-	s.w.SetConnMaxLifetime(0)
-	s.w.SetConnMaxIdleTime(0)
+	s.w = onePool(newConnector(abs, roleWriter, opts.BusyTimeout))
+	s.sw = onePool(newConnector(abs, roleStoreWriter, opts.BusyTimeout))
 
 	readers := min(max(runtime.GOMAXPROCS(0), 2), 8)
 	s.r = sql.OpenDB(newConnector(abs, roleReader, opts.BusyTimeout))
@@ -147,13 +161,24 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.r.SetMaxIdleConns(readers)
 	s.r.SetConnMaxLifetime(0)
 	s.r.SetConnMaxIdleTime(0)
-	s.wcache, s.rcache = newStmtCache(s.w), newStmtCache(s.r)
+	s.wcache, s.swcache, s.rcache = newStmtCache(s.w), newStmtCache(s.sw), newStmtCache(s.r)
 
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// onePool returns a pool that keeps exactly one connection for good: a
+// writer's attachments and prepared statements live on it.
+func onePool(c *connector) *sql.DB {
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db
 }
 
 // probe classifies the file through a connection that changes nothing, so a
@@ -168,11 +193,8 @@ func (s *Store) probe(ctx context.Context) error {
 // Begin starts a write transaction (BEGIN IMMEDIATE on the writer
 // connection). The transaction ends when ctx is done.
 func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
-	if s.retune.Swap(false) {
-		if err := s.tuneStores(ctx); err != nil {
-			s.retune.Store(true)
-			return nil, fmt.Errorf("sqlite: begin: %w", err)
-		}
+	if err := s.pendingFailed(); err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
 	s.wcache.warm(ctx)
 	t, err := s.w.BeginTx(ctx, nil)
@@ -229,30 +251,44 @@ func (s *Store) Dialect() store.Dialect { return dialect{} }
 // of another process keeps a WAL from being truncated within the busy
 // timeout.
 func (s *Store) AfterErase(ctx context.Context) error {
+	fail := func(err error) error { return fmt.Errorf("sqlite: after erase: %w", err) }
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlite: after erase: %w", err)
+		return fail(err)
 	}
 	defer conn.Close()
 	versions, err := s.existingStores(ctx, conn)
 	if err != nil {
-		return fmt.Errorf("sqlite: after erase: list version stores: %w", err)
+		return fail(fmt.Errorf("list version stores: %w", err))
 	}
-	schemas := []string{"main"}
+	if err := truncateWAL(ctx, conn, "main"); err != nil {
+		return fail(err)
+	}
+	// Version stores are attached on the store writer only (package comment).
+	sconn, err := s.sw.Conn(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer sconn.Close()
 	for _, v := range versions {
-		if err := s.attach(ctx, conn, v, false); err != nil {
-			return fmt.Errorf("sqlite: after erase: %w", err)
+		if err := s.attach(ctx, sconn, v, false); err != nil {
+			return fail(err)
 		}
-		schemas = append(schemas, v)
+		if err := truncateWAL(ctx, sconn, v); err != nil {
+			return fail(err)
+		}
 	}
-	for _, sc := range schemas {
-		var busy, logFrames, checkpointed int
-		if err := conn.QueryRowContext(ctx, `PRAGMA `+quote(sc)+`.wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
-			return fmt.Errorf("sqlite: after erase: checkpoint %s: %w", sc, err)
-		}
-		if busy != 0 {
-			return fmt.Errorf("sqlite: after erase: checkpoint %s: WAL still in use by a reader", sc)
-		}
+	return nil
+}
+
+// truncateWAL checkpoints schema's WAL into its file and truncates the WAL.
+func truncateWAL(ctx context.Context, conn *sql.Conn, schema string) error {
+	var busy, logFrames, checkpointed int
+	if err := conn.QueryRowContext(ctx, `PRAGMA `+quote(schema)+`.wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", schema, err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("checkpoint %s: WAL still in use by a reader", schema)
 	}
 	return nil
 }
@@ -261,16 +297,16 @@ func (s *Store) AfterErase(ctx context.Context) error {
 // call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		var errs []error
+		errs := []error{s.settle()}
 		if s.wcache != nil {
 			s.wcache.close()
+			s.swcache.close()
 			s.rcache.close()
 		}
-		if s.r != nil {
-			errs = append(errs, s.r.Close())
-		}
-		if s.w != nil {
-			errs = append(errs, s.w.Close())
+		for _, db := range []*sql.DB{s.r, s.sw, s.w} {
+			if db != nil {
+				errs = append(errs, db.Close())
+			}
 		}
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", err)

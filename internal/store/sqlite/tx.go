@@ -15,16 +15,25 @@ import (
 
 // tx implements store.Tx on one *sql.Tx. It is used by one goroutine at a
 // time, like the engine's batch it serves.
+//
+// A write transaction spans two connections (package comment): tx runs on
+// the writer and holds the main file, and side, begun on first use, runs on
+// the store writer and holds the version stores. Methods that touch a
+// version store switch to the side with on; a read transaction has one
+// connection with everything attached and is its own side.
 type tx struct {
 	s        *Store
 	tx       *sql.Tx
 	readOnly bool
 	done     bool
 
+	side   *tx        // version-store side of a write transaction; nil until used
+	isSide bool       // this is the side
+	sd     *sideState // the side's queue and written versions (side.go)
+
 	cache    *stmtCache           // the pool's statements
 	stmts    map[string]*sql.Stmt // statements of this transaction, closed with it
 	attached map[string]bool      // version stores known to be attached on this connection
-	touched  map[string]bool      // version stores written by this transaction
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -37,35 +46,72 @@ func newTx(s *Store, t *sql.Tx, readOnly bool) *tx {
 	return &tx{s: s, tx: t, readOnly: readOnly, cache: c}
 }
 
-// Commit commits. A transaction that wrote version stores first writes their
-// commit marks (see the package comment).
+// Commit commits: the main file first, then the version stores, once the
+// writes queued on them have run. A transaction that wrote version stores
+// first writes their commit marks (see the package comment), so a failure
+// or crash between the two commits is detected. A store commit left running
+// by an earlier CommitPipelined has ended when Commit returns.
 func (t *tx) Commit() error {
 	if t.done {
 		return fmt.Errorf("sqlite: commit: %w", sql.ErrTxDone)
 	}
-	if len(t.touched) > 0 {
-		if err := t.writeMarks(context.Background()); err != nil {
+	side := t.side
+	if side == nil {
+		t.done = true
+		if err := t.tx.Commit(); err != nil {
 			return fmt.Errorf("sqlite: commit: %w", err)
 		}
+		if !t.readOnly {
+			return t.s.settle()
+		}
+		return nil
 	}
-	t.done = true
-	if err := t.tx.Commit(); err != nil {
+	ctx := context.Background()
+	err := side.stop()
+	if vs := side.touchedVersions(); err == nil && len(vs) > 0 {
+		var mark string
+		if mark, err = newMark(); err == nil {
+			if err = t.writeMainMarks(ctx, vs, mark); err == nil {
+				err = side.writeStoreMarks(ctx, vs, mark)
+			}
+		}
+	}
+	if err != nil {
+		_ = t.Rollback()
 		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	t.done, side.done = true, true
+	if err := t.tx.Commit(); err != nil {
+		_ = side.tx.Rollback()
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	if err := side.tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit version stores: %w", err)
 	}
 	return nil
 }
 
-// Rollback rolls back; after Commit or Rollback it is a no-op returning nil,
-// so callers can always defer it.
+// Rollback rolls back both sides, after the side's queued writes have run;
+// after Commit or Rollback it is a no-op returning nil, so callers can
+// always defer it.
 func (t *tx) Rollback() error {
-	if t.done {
-		return nil
+	var errs []error
+	if side := t.side; side != nil && !side.done {
+		_ = side.stop() // a failed queued write changes nothing here
+		side.done = true
+		if side.tx != nil {
+			if err := side.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+				errs = append(errs, fmt.Errorf("sqlite: rollback version stores: %w", err))
+			}
+		}
 	}
-	t.done = true
-	if err := t.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return fmt.Errorf("sqlite: rollback: %w", err)
+	if !t.done {
+		t.done = true
+		if err := t.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+			errs = append(errs, fmt.Errorf("sqlite: rollback: %w", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // stmt returns a prepared statement for query: the store's cached one
@@ -137,33 +183,39 @@ func (t *tx) writeTo(ctx context.Context, v string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if t.touched == nil {
-		t.touched = make(map[string]bool)
+	if t.sd != nil {
+		t.markTouched(v)
 	}
-	t.touched[v] = true
 	return sc, nil
 }
 
 // markKey is the meta key holding the commit mark of version store v.
 func markKey(v string) string { return "store_mark/" + v }
 
-// writeMarks stores one fresh mark in the main file and in every version
-// store this transaction wrote, in the same transaction.
-func (t *tx) writeMarks(ctx context.Context) error {
+// newMark returns a fresh random commit mark.
+func newMark() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return err
+		return "", err
 	}
-	mark := hex.EncodeToString(b[:])
-	vs := make([]string, 0, len(t.touched))
-	for v := range t.touched {
-		vs = append(vs, v)
-	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// writeMainMarks stores mark in the main file for each version of vs; the
+// side stores the same mark in each store (writeStoreMarks), in the same
+// transaction.
+func (t *tx) writeMainMarks(ctx context.Context, vs []string, mark string) error {
 	slices.Sort(vs)
 	for _, v := range vs {
 		if err := t.setMeta(ctx, markKey(v), mark); err != nil {
 			return fmt.Errorf("write commit mark of %s: %w", v, err)
 		}
+	}
+	return nil
+}
+
+func (t *tx) writeStoreMarks(ctx context.Context, vs []string, mark string) error {
+	for _, v := range vs {
 		if _, err := t.exec(ctx, `INSERT INTO `+quote(v)+`.store_meta ("key", "value") VALUES ('mark', ?)
 			ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"`, mark); err != nil {
 			return fmt.Errorf("write commit mark of %s: %w", v, err)
@@ -177,6 +229,13 @@ func (t *tx) writeMarks(ctx context.Context) error {
 // replaced.
 func (t *tx) torn(ctx context.Context, v string) (bool, error) {
 	mainMark, _, err := t.getMeta(ctx, markKey(v))
+	if err != nil {
+		return false, err
+	}
+	t, err = t.on(ctx, v, false)
+	if errors.Is(err, errNoStore) {
+		return true, nil
+	}
 	if err != nil {
 		return false, err
 	}
@@ -366,34 +425,33 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// Undisturbed compares PRAGMA data_version of the main file and of
-// version's store with the values seen by the previous call: SQLite changes
-// a connection's data_version exactly when another connection commits to
-// that file. Only write transactions ask (they hold the write lock, so
-// nothing changes until they end), always on the one writer connection.
-// database/sql replaces that connection only after a driver.ErrBadConn,
-// which this driver reports for a closed connection; the new connection's
-// counters start over, so a false "undisturbed" would need another writer
-// in that very gap and equal counters by chance (accepted).
+// Undisturbed compares PRAGMA data_version of the main file with the value
+// the previous call for version saw: SQLite changes a connection's
+// data_version exactly when another connection commits to that file. The
+// main file stands for the version store too, because every transaction
+// that writes a store also writes the store's commit mark into main
+// (writeMarks), so the store's own connection is not asked, and a
+// transaction that does not touch the store does not wait for the store
+// commit a CommitPipelined left running. Only write transactions ask (they
+// hold the main file's write lock, so nothing changes until they end),
+// always on the writer connection. database/sql replaces that connection
+// only after a driver.ErrBadConn, which this driver reports for a closed
+// connection; the new connection's counter starts over, so a false
+// "undisturbed" would need another writer in that very gap and equal
+// counters by chance (accepted).
 func (t *tx) Undisturbed(ctx context.Context, version string) (bool, error) {
 	if t.readOnly {
 		return false, nil
 	}
-	sc, err := t.schema(ctx, version, false)
-	if err != nil {
-		return false, err
-	}
-	var dv [2]int64
-	for i, schema := range []string{"main", sc} {
-		if err := t.queryRow(ctx, `PRAGMA `+schema+`.data_version`).Scan(&dv[i]); err != nil {
-			return false, fmt.Errorf("sqlite: data_version: %w", err)
-		}
+	var dv int64
+	if err := t.queryRow(ctx, `PRAGMA main.data_version`).Scan(&dv); err != nil {
+		return false, fmt.Errorf("sqlite: data_version: %w", err)
 	}
 	t.s.dvMu.Lock()
 	defer t.s.dvMu.Unlock()
 	prev, ok := t.s.dataVersions[version]
 	if t.s.dataVersions == nil {
-		t.s.dataVersions = map[string][2]int64{}
+		t.s.dataVersions = map[string]int64{}
 	}
 	t.s.dataVersions[version] = dv
 	return ok && prev == dv, nil

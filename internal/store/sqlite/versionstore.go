@@ -31,6 +31,10 @@ func (t *tx) EnsureVersionStore(ctx context.Context, name string, set *definitio
 	if set == nil {
 		return fail(errors.New("nil definition set"))
 	}
+	t, err := t.on(ctx, name, true)
+	if err != nil {
+		return fail(err)
+	}
 	sc, err := t.schema(ctx, name, true)
 	if err != nil {
 		return fail(err)

@@ -1,0 +1,303 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// This file holds the version-store side of a write transaction (see the
+// package comment, "Two writer connections"): how it begins, how writes
+// queued on it run on a goroutine of their own, and how a transaction
+// commits its main file while its stores are still being written.
+
+// sideState is what a side keeps beyond a tx: its queue of writes and the
+// versions it wrote.
+type sideState struct {
+	jobs   chan func() error // nil until the first queued write
+	idle   sync.WaitGroup    // one count per queued job not yet run
+	jobErr error             // the first failed job's error; read after idle.Wait
+	failed atomic.Bool       // a job failed; may be read at any time
+
+	mu      sync.Mutex
+	touched map[string]bool // versions written, for the commit marks
+}
+
+// on returns the transaction that reaches version v's store: the side of a
+// write transaction, begun with v attached when this is its first use, or t
+// itself for a read transaction or the side. create allows creating the
+// store file (EnsureVersionStore only). Writes queued on the side (later)
+// have run when on returns, so what follows sees them. Store methods start
+// with "t, err := t.on(ctx, version, false)", so the rest of their body runs
+// on the side.
+func (t *tx) on(ctx context.Context, v string, create bool) (*tx, error) {
+	if t.readOnly || t.isSide {
+		return t, nil
+	}
+	if t.done {
+		return nil, sql.ErrTxDone
+	}
+	if t.side == nil {
+		if err := t.s.settle(); err != nil {
+			return nil, err
+		}
+		st, err := t.s.openSide(ctx, v, create)
+		if err != nil {
+			return nil, err
+		}
+		t.side = t.s.newSide(st, v)
+		return t.side, nil
+	}
+	if err := t.side.wait(); err != nil {
+		return nil, err
+	}
+	return t.side, nil
+}
+
+// later runs f on the side of version v's store after the writes queued
+// before it, on the side's goroutine, and returns at once: the engine goes
+// on interpreting while SQLite writes. A failure is returned by the next
+// call that waits for the side (on, Commit). f must not use ctx's
+// cancellation: once queued, a write runs to its end, so that a commit of
+// the main file is never followed by half a store (the transaction rolls
+// back as a whole instead, see Rollback). Read transactions and the side
+// itself run f at once.
+func (t *tx) later(ctx context.Context, v string, f func(side *tx, ctx context.Context) error) error {
+	if t.readOnly || t.isSide {
+		return f(t, ctx)
+	}
+	if t.done {
+		return sql.ErrTxDone
+	}
+	ctx = context.WithoutCancel(ctx)
+	if t.side == nil {
+		// The store commit an earlier CommitPipelined left running is
+		// taken now: once this transaction commits, its own side is the
+		// pending one, and its first job must not wait for itself.
+		prev := t.s.takePending()
+		side := t.s.newSide(nil, v)
+		side.enqueue(func() error {
+			if err := prev.settled(); err != nil {
+				return err
+			}
+			st, err := side.s.openSide(ctx, v, false)
+			side.tx = st
+			return err
+		})
+		t.side = side
+	}
+	side := t.side
+	side.markTouched(v)
+	side.enqueue(func() error { return f(side, ctx) })
+	return nil
+}
+
+// newSide returns the side of a write transaction on the store writer's
+// transaction st (nil: begun by the first queued job).
+func (s *Store) newSide(st *sql.Tx, v string) *tx {
+	side := newTx(s, st, false)
+	side.isSide, side.cache = true, s.swcache
+	side.attached = map[string]bool{v: true}
+	side.sd = &sideState{}
+	return side
+}
+
+// openSide begins the version-store side of a write transaction: a BEGIN
+// IMMEDIATE on the store writer with version v attached, so the side holds
+// the write lock of v's store from its first statement. A store first
+// needed later in the same transaction is attached inside it (attach). The
+// caller has waited for the store commit an earlier CommitPipelined left
+// running (settle), so that its error, if any, stops this transaction
+// before anything is written on top of a store that missed it.
+func (s *Store) openSide(ctx context.Context, v string, create bool) (*sql.Tx, error) {
+	conn, err := s.sw.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = s.attach(ctx, conn, v, create)
+	if err == nil && s.retune.Swap(false) {
+		if err = s.tuneStores(ctx, conn); err != nil {
+			s.retune.Store(true)
+		}
+	}
+	if cerr := conn.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.swcache.warm(ctx)
+	st, err := s.sw.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin on version stores: %w", err)
+	}
+	return st, nil
+}
+
+// enqueue adds job to the side's queue, starting its goroutine on first
+// use. Jobs run in order; after one fails the rest are skipped.
+func (t *tx) enqueue(job func() error) {
+	t.enqueueFinal(func(err error) error {
+		if err != nil {
+			return err
+		}
+		return job()
+	})
+}
+
+// enqueueFinal adds a job that runs even after an earlier one failed, with
+// that failure (nil if none); its result becomes the side's failure.
+func (t *tx) enqueueFinal(job func(err error) error) {
+	sd := t.sd
+	if sd.jobs == nil {
+		sd.jobs = make(chan func() error, 64)
+		go func() {
+			for job := range sd.jobs {
+				if sd.jobErr = job(); sd.jobErr != nil {
+					sd.failed.Store(true)
+				}
+				sd.idle.Done()
+			}
+		}()
+	}
+	sd.idle.Add(1)
+	sd.jobs <- func() error { return job(sd.jobErr) }
+}
+
+// wait returns once every queued job has run, with the first failure.
+func (t *tx) wait() error {
+	if t.sd == nil {
+		return nil
+	}
+	t.sd.idle.Wait()
+	return t.sd.jobErr
+}
+
+// stop waits for the queue and ends its goroutine.
+func (t *tx) stop() error {
+	err := t.wait()
+	if t.sd != nil && t.sd.jobs != nil {
+		close(t.sd.jobs)
+		t.sd.jobs = nil
+	}
+	return err
+}
+
+func (t *tx) markTouched(v string) {
+	t.sd.mu.Lock()
+	defer t.sd.mu.Unlock()
+	if t.sd.touched == nil {
+		t.sd.touched = make(map[string]bool)
+	}
+	t.sd.touched[v] = true
+}
+
+// touchedVersions lists the versions the side wrote or has queued writes
+// for.
+func (t *tx) touchedVersions() []string {
+	t.sd.mu.Lock()
+	defer t.sd.mu.Unlock()
+	vs := make([]string, 0, len(t.sd.touched))
+	for v := range t.sd.touched {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// CommitPipelined commits the main file and returns while the version
+// stores' queued writes and their commit still run (store.PipelinedCommitter).
+// The store commit waits for the main commit and is dropped if that failed.
+// The next transaction's side, Settle and Close wait for it and report its
+// failure; until then the commit marks of the two files differ, which is
+// what a crash in between leaves too (BuildState reports the version dirty).
+func (t *tx) CommitPipelined() error {
+	if t.done {
+		return fmt.Errorf("sqlite: commit: %w", sql.ErrTxDone)
+	}
+	side := t.side
+	if side == nil || t.readOnly {
+		return t.Commit()
+	}
+	ctx := context.Background()
+	if vs := side.touchedVersions(); len(vs) > 0 {
+		mark, err := newMark()
+		if err == nil {
+			err = t.writeMainMarks(ctx, vs, mark)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: commit: %w", err)
+		}
+		side.enqueue(func() error { return side.writeStoreMarks(ctx, vs, mark) })
+	}
+	mainDone := make(chan error, 1)
+	side.enqueueFinal(func(err error) error {
+		if mainErr := <-mainDone; err == nil {
+			err = mainErr
+		}
+		if side.tx == nil { // never began
+			return err
+		}
+		if err != nil {
+			return errors.Join(err, side.tx.Rollback())
+		}
+		if err := side.tx.Commit(); err != nil {
+			return fmt.Errorf("commit version stores: %w", err)
+		}
+		return nil
+	})
+	t.done, side.done = true, true
+	t.s.pendMu.Lock()
+	t.s.pending = side
+	t.s.pendMu.Unlock()
+	err := t.tx.Commit()
+	mainDone <- err
+	if err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// settle waits for the store commit a CommitPipelined left running and
+// returns its failure (once).
+func (s *Store) settle() error { return s.takePending().settled() }
+
+// takePending removes the side whose commit is left running, if any.
+func (s *Store) takePending() *tx {
+	s.pendMu.Lock()
+	defer s.pendMu.Unlock()
+	p := s.pending
+	s.pending = nil
+	return p
+}
+
+// settled waits for the queue of a side taken by takePending (nil: none)
+// and returns its failure.
+func (t *tx) settled() error {
+	if t == nil {
+		return nil
+	}
+	if err := t.stop(); err != nil {
+		return fmt.Errorf("sqlite: version stores of an earlier transaction: %w", err)
+	}
+	return nil
+}
+
+// pendingFailed reports, without waiting, a store commit left running that
+// has already failed, so the next transaction stops before it commits its
+// main file on top of a store that missed the previous one.
+func (s *Store) pendingFailed() error {
+	s.pendMu.Lock()
+	p := s.pending
+	s.pendMu.Unlock()
+	if p == nil || !p.sd.failed.Load() {
+		return nil
+	}
+	return s.settle()
+}
+
+// Settle waits until the version-store commit of the last pipelined
+// transaction has ended and returns its error (store.PipelinedCommitter).
+func (s *Store) Settle(ctx context.Context) error { return s.settle() }
