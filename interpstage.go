@@ -498,18 +498,22 @@ func (w *stageWriter) run(lo, hi int64, mem map[int64]*store.LedgerRow) error {
 			w.st.updated[id] = true
 		}
 	}
-	if err := w.flush(); err != nil {
-		return err
-	}
-	if err := tx.PutStates(ctx, w.e.act().version, newStates); err != nil {
-		return err
-	}
+	// The recomputed entities are not among those interpreted above, so
+	// they may go first: their reads then come before this chunk's writes,
+	// which a store that queues writes (SQLite) would otherwise have to
+	// finish before answering.
 	redo := make([]store.EntityRecord, 0, len(recompute))
 	for id, typ := range recompute {
 		redo = append(redo, store.EntityRecord{ID: id, Type: typ, Status: store.StatusActive})
 	}
 	sort.Slice(redo, func(i, j int) bool { return redo[i].ID < redo[j].ID })
-	return w.recomputeAll(redo)
+	if err := w.recomputeAll(redo); err != nil {
+		return err
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return tx.PutStates(ctx, w.e.act().version, newStates)
 }
 
 func sortEvents(evs []*interpret.Event) {

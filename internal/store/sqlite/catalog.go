@@ -185,12 +185,19 @@ func (t *tx) BuildState(ctx context.Context, version string, shard int) (*store.
 // commit mark, so the record and the store it describes are seen committed
 // together.
 func (t *tx) PutBuildState(ctx context.Context, b *store.BuildState) error {
-	side, err := t.on(ctx, b.Version, false)
-	if err == nil {
-		_, err = side.writeTo(ctx, b.Version)
-	}
-	if err != nil && !errors.Is(err, errNoStore) {
-		return fmt.Errorf("sqlite: write build state of %s/%d: %w", b.Version, b.ShardID, err)
+	var err error
+	if t.side != nil && !t.isSide {
+		// Only the mark is written there, at commit: no need to wait for
+		// the writes queued on the side.
+		t.side.markTouched(b.Version)
+	} else {
+		side, serr := t.on(ctx, b.Version, false)
+		if serr == nil {
+			_, serr = side.writeTo(ctx, b.Version)
+		}
+		if serr != nil && !errors.Is(serr, errNoStore) {
+			return fmt.Errorf("sqlite: write build state of %s/%d: %w", b.Version, b.ShardID, serr)
+		}
 	}
 	_, err = t.exec(ctx, `INSERT INTO build_state (version, shard_id, total_shards, "cursor", dirty, built,
 			entities_hash, identity_epoch, normalization_epoch, tick_horizon, last_build_time, last_build_mode,

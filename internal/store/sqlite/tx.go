@@ -216,6 +216,9 @@ func (t *tx) writeMainMarks(ctx context.Context, vs []string, mark string) error
 
 func (t *tx) writeStoreMarks(ctx context.Context, vs []string, mark string) error {
 	for _, v := range vs {
+		if _, err := t.schema(ctx, v, false); err != nil {
+			return fmt.Errorf("write commit mark of %s: %w", v, err)
+		}
 		if _, err := t.exec(ctx, `INSERT INTO `+quote(v)+`.store_meta ("key", "value") VALUES ('mark', ?)
 			ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"`, mark); err != nil {
 			return fmt.Errorf("write commit mark of %s: %w", v, err)
