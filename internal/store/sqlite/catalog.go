@@ -147,8 +147,43 @@ func (t *tx) SetActive(ctx context.Context, name string) error {
 
 // BuildState returns the build record of version and shard, or nil. A
 // version store whose commit marks disagree with the namespace's is reported
-// dirty (see the package comment).
+// dirty (see the package comment), unless it is exactly one pipelined
+// commit behind: then the record as it was before that commit is returned,
+// and the next interpretation redoes the commit's work (side.go, undo).
 func (t *tx) BuildState(ctx context.Context, version string, shard int) (*store.BuildState, error) {
+	b, err := t.buildStateRow(ctx, version, shard)
+	if err != nil || b == nil || b.Dirty {
+		return b, err
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("sqlite: read build state of %s/%d: check version store: %w", version, shard, err)
+	}
+	storeMark, torn, err := t.torn(ctx, version)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if !torn {
+		return b, nil
+	}
+	prev, ok, err := t.undone(ctx, version, shard, storeMark)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if ok && prev == nil {
+		return b, nil // the missed commit left this record as it is
+	}
+	if ok {
+		t.s.log.Info("version store one commit behind the namespace; resuming from the cursor before it",
+			"version", version, "shard", shard, "cursor", prev.Cursor)
+		return prev, nil
+	}
+	t.s.log.Warn("version store out of step with the namespace; reporting it dirty", "version", version)
+	b.Dirty = true
+	return b, nil
+}
+
+// buildStateRow reads the build_state row as stored.
+func (t *tx) buildStateRow(ctx context.Context, version string, shard int) (*store.BuildState, error) {
 	var (
 		b                     store.BuildState
 		dirty, built, pending int64
@@ -168,16 +203,6 @@ func (t *tx) BuildState(ctx context.Context, version string, shard int) (*store.
 	}
 	b.Dirty, b.Built, b.TickPending = dirty == 1, built == 1, pending == 1
 	b.TickHorizon, b.LastBuildTime, b.LastBuildMode = timeOf(tick), timeOf(last), mode.String
-	if !b.Dirty {
-		torn, err := t.torn(ctx, version)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read build state of %s/%d: check version store: %w", version, shard, err)
-		}
-		if torn {
-			t.s.log.Warn("version store out of step with the namespace; reporting it dirty", "version", version)
-			b.Dirty = true
-		}
-	}
 	return &b, nil
 }
 
@@ -185,6 +210,9 @@ func (t *tx) BuildState(ctx context.Context, version string, shard int) (*store.
 // commit mark, so the record and the store it describes are seen committed
 // together.
 func (t *tx) PutBuildState(ctx context.Context, b *store.BuildState) error {
+	if err := t.noteUndo(ctx, b.Version, b.ShardID); err != nil {
+		return fmt.Errorf("sqlite: write build state of %s/%d: %w", b.Version, b.ShardID, err)
+	}
 	var err error
 	if t.side != nil && !t.isSide {
 		// Only the mark is written there, at commit: no need to wait for

@@ -149,13 +149,15 @@ func storeTx(t *testing.T, stx store.Tx, v string) *sql.Tx {
 	return side.tx
 }
 
-// failedWrite runs f in a write transaction and commits it, returning f's
-// error or else Commit's: a queued version-store write fails at the latest
-// when its transaction commits.
+// failedWrite runs f in a write transaction and commits it, returning the
+// first error of Begin, f and Commit: a queued version-store write fails at
+// the latest when its transaction commits.
 func failedWrite(t *testing.T, s *Store, f func(store.Tx) error) error {
 	t.Helper()
 	tx, err := s.Begin(t.Context())
-	must(t, err)
+	if err != nil {
+		return err
+	}
 	defer tx.Rollback()
 	if err := f(tx); err != nil {
 		return err

@@ -3,10 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/defacto-dev/defacto/internal/store"
 )
 
 // This file holds the version-store side of a write transaction (see the
@@ -225,6 +228,9 @@ func (t *tx) CommitPipelined() error {
 	if vs := side.touchedVersions(); len(vs) > 0 {
 		mark, err := newMark()
 		if err == nil {
+			err = t.writeUndo(ctx, vs)
+		}
+		if err == nil {
 			err = t.writeMainMarks(ctx, vs, mark)
 		}
 		if err != nil {
@@ -301,3 +307,115 @@ func (s *Store) pendingFailed() error {
 // Settle waits until the version-store commit of the last pipelined
 // transaction has ended and returns its error (store.PipelinedCommitter).
 func (s *Store) Settle(ctx context.Context) error { return s.settle() }
+
+// Undo records. A crash or failure after a pipelined commit's main file
+// committed and before its store did leaves the store exactly one commit
+// behind, which a build can redo from the cursor before that commit instead
+// of rebuilding the version in full (an ingest killed at any moment mostly
+// lands there). So CommitPipelined keeps, in main meta key
+// store_undo/<version>, the main file's commit mark before the transaction
+// and the build records the transaction replaced. BuildState returns those
+// records when the store's mark equals that earlier mark. The only
+// namespace rows a pipelined transaction writes on behalf of its store are
+// build records and marks: what else it wrote (ledger, identity) stands,
+// and interpretation from the earlier cursor covers it again. A plain
+// Commit that writes a store removes the record, so a store behind one of
+// those is dirty as before.
+
+func undoKey(v string) string { return "store_undo/" + v }
+
+type undoRecord struct {
+	Mark   string              `json:"mark"`
+	Builds []*store.BuildState `json:"builds"`
+}
+
+// noteUndo records the build record of version and shard as it was before
+// this transaction, the first time the transaction writes it.
+func (t *tx) noteUndo(ctx context.Context, v string, shard int) error {
+	if t.readOnly || t.isSide {
+		return nil
+	}
+	if _, ok := t.undo[v][shard]; ok {
+		return nil
+	}
+	prev, err := t.buildStateRow(ctx, v, shard)
+	if err != nil {
+		return err
+	}
+	if t.undo == nil {
+		t.undo = map[string]map[int]*store.BuildState{}
+	}
+	if t.undo[v] == nil {
+		t.undo[v] = map[int]*store.BuildState{}
+	}
+	t.undo[v][shard] = prev
+	return nil
+}
+
+// writeUndo stores the undo record of each version in vs, or removes it
+// when the transaction cannot be undone (no earlier mark, or a build record
+// that did not exist before).
+func (t *tx) writeUndo(ctx context.Context, vs []string) error {
+	for _, v := range vs {
+		mark, _, err := t.getMeta(ctx, markKey(v))
+		if err != nil {
+			return err
+		}
+		rec := undoRecord{Mark: mark}
+		ok := mark != ""
+		for _, b := range t.undo[v] {
+			ok = ok && b != nil
+			rec.Builds = append(rec.Builds, b)
+		}
+		if !ok {
+			if err := t.dropUndo(ctx, []string{v}); err != nil {
+				return err
+			}
+			continue
+		}
+		js, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := t.setMeta(ctx, undoKey(v), string(js)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) dropUndo(ctx context.Context, vs []string) error {
+	for _, v := range vs {
+		if _, err := t.exec(ctx, `DELETE FROM meta WHERE "key" = ?`, undoKey(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// undone returns the build record of version and shard from before the
+// pipelined commit the store missed, when its undo record matches the
+// store's mark: ok with a nil record means that commit left this shard's
+// record unchanged.
+func (t *tx) undone(ctx context.Context, v string, shard int, storeMark string) (*store.BuildState, bool, error) {
+	if storeMark == "" {
+		return nil, false, nil
+	}
+	js, found, err := t.getMeta(ctx, undoKey(v))
+	if err != nil || !found {
+		return nil, false, err
+	}
+	var rec undoRecord
+	if err := json.Unmarshal([]byte(js), &rec); err != nil {
+		return nil, false, fmt.Errorf("undo record of %s: %w", v, err)
+	}
+	if rec.Mark != storeMark {
+		return nil, false, nil
+	}
+	for _, b := range rec.Builds {
+		if b != nil && b.ShardID == shard {
+			return b, true, nil
+		}
+	}
+	return nil, true, nil
+}

@@ -1,15 +1,18 @@
 package sqlite
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/defacto-dev/defacto/internal/store"
 )
 
-// A pipelined commit is visible once settled, and a store write that fails
-// behind it leaves the main file's rows committed, reports the failure
-// once, fails the transaction that would build on it, and leaves the
-// version dirty until a build commits both files again.
+// A pipelined commit is visible once settled. A store write that fails
+// behind it leaves the main file's rows committed, is reported once, stops
+// the transaction that would build on it, and leaves the store exactly one
+// commit behind: BuildState then returns the build record from before that
+// commit, so the next build redoes it. A plain Commit waits for the queued
+// writes, so the same failure commits nothing.
 func TestCommitPipelined(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -18,7 +21,9 @@ func TestCommitPipelined(t *testing.T) {
 	set := plainSet()
 	ent := set.Entity("thing")
 	ensure(t, s, "v1", set)
-	bs := &store.BuildState{Version: "v1", TotalShards: 1, Cursor: 5, Built: true, TickHorizon: store.NoTime, LastBuildTime: store.NoTime}
+	build := func(cursor int64) *store.BuildState {
+		return &store.BuildState{Version: "v1", TotalShards: 1, Cursor: cursor, Built: true, TickHorizon: store.NoTime, LastBuildTime: store.NoTime}
+	}
 	pipelined := func(f func(store.Tx) error) error {
 		t.Helper()
 		tx, err := s.Begin(ctx)
@@ -41,37 +46,44 @@ func TestCommitPipelined(t *testing.T) {
 		})
 		return
 	}
-	dirty := func() bool {
+	state := func() *store.BuildState {
 		t.Helper()
-		var d bool
+		var b *store.BuildState
 		write(t, s, func(tx store.Tx) {
-			b, err := tx.BuildState(ctx, "v1", 0)
+			var err error
+			b, err = tx.BuildState(ctx, "v1", 0)
 			must(t, err)
-			d = b.Dirty
 		})
-		return d
+		return b
 	}
+	check := func(what string, ledger, history int, cursor int64, dirty bool) {
+		t.Helper()
+		if l, h := counts(); l != ledger || h != history {
+			t.Fatalf("%s: %d ledger rows, %d history rows; want %d and %d", what, l, h, ledger, history)
+		}
+		if b := state(); b.Cursor != cursor || b.Dirty != dirty {
+			t.Fatalf("%s: build state cursor %d dirty %v; want %d and %v", what, b.Cursor, b.Dirty, cursor, dirty)
+		}
+	}
+	dup := &store.HistoryWrite{EntityID: "t1", Now: 2, Insert: []store.HistoryRow{row("t1", 10, store.NoTime, nil)}}
 
 	must(t, pipelined(func(tx store.Tx) error {
 		must(t, tx.Append(ctx, []store.LedgerRow{ev("e1", "app", 1)}))
 		must(t, tx.WriteHistory(ctx, "v1", ent, &store.HistoryWrite{EntityID: "t1", Now: 1,
 			Insert: []store.HistoryRow{row("t1", 10, store.NoTime, nil)}}))
-		return tx.PutBuildState(ctx, bs)
+		return tx.PutBuildState(ctx, build(5))
 	}))
 	must(t, s.Settle(ctx))
-	if l, h := counts(); l != 1 || h != 1 {
-		t.Fatalf("after a settled pipelined commit: %d ledger rows, %d history rows; want 1 and 1", l, h)
-	}
-	if dirty() {
-		t.Fatal("consistent store reported dirty")
-	}
+	check("after a settled pipelined commit", 1, 1, 5, false)
+	var firstMark string
+	must(t, rawDB(t, filepath.Join(dir, "defacto.v1.db")).QueryRow(`SELECT "value" FROM store_meta WHERE "key" = 'mark'`).Scan(&firstMark))
 
 	// A second current row at valid_from 10 breaks the unique index: the
 	// queued write fails after the main file committed.
 	must(t, pipelined(func(tx store.Tx) error {
 		must(t, tx.Append(ctx, []store.LedgerRow{ev("e2", "app", 2)}))
-		return tx.WriteHistory(ctx, "v1", ent, &store.HistoryWrite{EntityID: "t1", Now: 2,
-			Insert: []store.HistoryRow{row("t1", 10, store.NoTime, nil)}})
+		must(t, tx.PutBuildState(ctx, build(9)))
+		return tx.WriteHistory(ctx, "v1", ent, dup)
 	}))
 	// The next transaction that writes the store stops: at Begin if the
 	// failure is already known, else when its side begins.
@@ -83,30 +95,22 @@ func TestCommitPipelined(t *testing.T) {
 		t.Fatal("a transaction after a failed store commit succeeded")
 	}
 	must(t, s.Settle(ctx)) // reported once
-	if l, h := counts(); l != 2 || h != 1 {
-		t.Fatalf("after the failed store commit: %d ledger rows, %d history rows; want 2 and 1", l, h)
-	}
-	if !dirty() {
-		t.Fatal("a failed store commit left the version clean")
-	}
-	write(t, s, func(tx store.Tx) { must(t, tx.PutBuildState(ctx, bs)) })
-	if dirty() {
-		t.Fatal("store still dirty after a build committed")
-	}
+	check("after the failed store commit", 2, 1, 5, false)
 
-	// A plain Commit waits for the queued writes: the same failure commits
-	// nothing in either file.
+	// A plain commit brings the files together and drops the undo record:
+	// a store behind it is dirty.
+	write(t, s, func(tx store.Tx) { must(t, tx.PutBuildState(ctx, build(9))) })
+	check("after a plain commit", 2, 1, 9, false)
+	_, err = rawDB(t, filepath.Join(dir, "defacto.v1.db")).Exec(`UPDATE store_meta SET "value" = ? WHERE "key" = 'mark'`, firstMark)
+	must(t, err)
+	check("with the store behind a plain commit", 2, 1, 9, true)
+	write(t, s, func(tx store.Tx) { must(t, tx.PutBuildState(ctx, build(9))) })
+
 	if err := failedWrite(t, s, func(tx store.Tx) error {
 		must(t, tx.Append(ctx, []store.LedgerRow{ev("e3", "app", 3)}))
-		return tx.WriteHistory(ctx, "v1", ent, &store.HistoryWrite{EntityID: "t1", Now: 3,
-			Insert: []store.HistoryRow{row("t1", 10, store.NoTime, nil)}})
+		return tx.WriteHistory(ctx, "v1", ent, dup)
 	}); err == nil {
 		t.Fatal("Commit of a failed store write succeeded")
 	}
-	if l, h := counts(); l != 2 || h != 1 {
-		t.Fatalf("after a failed Commit: %d ledger rows, %d history rows; want 2 and 1", l, h)
-	}
-	if dirty() {
-		t.Fatal("a failed Commit left the version dirty")
-	}
+	check("after a failed Commit", 2, 1, 9, false)
 }

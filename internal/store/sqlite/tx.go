@@ -31,6 +31,10 @@ type tx struct {
 	isSide bool       // this is the side
 	sd     *sideState // the side's queue and written versions (side.go)
 
+	// undo holds the build records as they were before this transaction
+	// wrote them (nil: no record), by version and shard (side.go).
+	undo map[string]map[int]*store.BuildState
+
 	cache    *stmtCache           // the pool's statements
 	stmts    map[string]*sql.Stmt // statements of this transaction, closed with it
 	attached map[string]bool      // version stores known to be attached on this connection
@@ -71,9 +75,13 @@ func (t *tx) Commit() error {
 	if vs := side.touchedVersions(); err == nil && len(vs) > 0 {
 		var mark string
 		if mark, err = newMark(); err == nil {
-			if err = t.writeMainMarks(ctx, vs, mark); err == nil {
-				err = side.writeStoreMarks(ctx, vs, mark)
-			}
+			err = t.dropUndo(ctx, vs)
+		}
+		if err == nil {
+			err = t.writeMainMarks(ctx, vs, mark)
+		}
+		if err == nil {
+			err = side.writeStoreMarks(ctx, vs, mark)
 		}
 	}
 	if err != nil {
@@ -229,38 +237,37 @@ func (t *tx) writeStoreMarks(ctx context.Context, vs []string, mark string) erro
 
 // torn reports whether the commit marks of version store v disagree, i.e. a
 // transaction committed in one file but not the other, or the store file was
-// replaced.
-func (t *tx) torn(ctx context.Context, v string) (bool, error) {
+// replaced, and returns the store's mark ("" when the store has none).
+func (t *tx) torn(ctx context.Context, v string) (storeMark string, torn bool, err error) {
 	mainMark, _, err := t.getMeta(ctx, markKey(v))
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	t, err = t.on(ctx, v, false)
 	if errors.Is(err, errNoStore) {
-		return true, nil
+		return "", true, nil
 	}
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	sc, err := t.schema(ctx, v, false)
 	if errors.Is(err, errNoStore) {
-		return true, nil
+		return "", true, nil
 	}
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	var exists int
 	if err := t.queryRow(ctx, `SELECT count(*) FROM `+sc+`.sqlite_schema WHERE type = 'table' AND name = 'store_meta'`).Scan(&exists); err != nil {
-		return false, err
+		return "", false, err
 	}
-	storeMark := ""
 	if exists > 0 {
 		err := t.queryRow(ctx, `SELECT "value" FROM `+sc+`.store_meta WHERE "key" = 'mark'`).Scan(&storeMark)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return false, err
+			return "", false, err
 		}
 	}
-	return mainMark != storeMark, nil
+	return storeMark, mainMark != storeMark, nil
 }
 
 // Batch limits. maxParams is SQLite's historic minimum variable limit, valid
