@@ -363,10 +363,10 @@ func exactlyOne(res sql.Result, err error, what string, vf int64) error {
 // repoints every entity whose canonical id was m.EntityID (history.md §4).
 // Replaying it is a no-op.
 func (t *tx) InsertMergedID(ctx context.Context, version string, m store.MergedID) error {
-	t, err := t.on(ctx, version, false)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", version, err)
-	}
+	return t.later(ctx, version, func(t *tx, ctx context.Context) error { return t.insertMergedID(ctx, version, m) })
+}
+
+func (t *tx) insertMergedID(ctx context.Context, version string, m store.MergedID) error {
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: record merged id %s in %s: %w", m.EntityID, version, err)
 	}

@@ -270,10 +270,11 @@ func (t *tx) KeysCreatedInRange(ctx context.Context, lo, hi int64) ([]string, er
 
 // SetFailures records an entity's failed sequences.
 func (t *tx) SetFailures(ctx context.Context, version, entityID string, seqs []int64, replace bool) error {
-	t, err := t.on(ctx, version, false)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", version, err)
-	}
+	seqs = slices.Clone(seqs)
+	return t.later(ctx, version, func(t *tx, ctx context.Context) error { return t.setFailures(ctx, version, entityID, seqs, replace) })
+}
+
+func (t *tx) setFailures(ctx context.Context, version, entityID string, seqs []int64, replace bool) error {
 	sc, err := t.writeTo(ctx, version)
 	if err != nil {
 		return fmt.Errorf("sqlite: record failures: %w", err)

@@ -175,19 +175,21 @@ func (t *tx) CurrentRelRowsOf(ctx context.Context, version string, r *definition
 
 // ClearPendingOf deletes every pending relation of ids.
 func (t *tx) ClearPendingOf(ctx context.Context, version string, ids []string) error {
-	t, err := t.on(ctx, version, false)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", version, err)
-	}
+	ids = slices.Clone(ids)
+	return t.later(ctx, version, func(t *tx, ctx context.Context) error { return t.clearPendingOf(ctx, version, ids) })
+}
+
+func (t *tx) clearPendingOf(ctx context.Context, version string, ids []string) error {
 	return t.deleteOf(ctx, version, "pending_relations", "source_id", ids)
 }
 
 // ClearFailuresOf deletes the recorded failed events of ids.
 func (t *tx) ClearFailuresOf(ctx context.Context, version string, ids []string) error {
-	t, err := t.on(ctx, version, false)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", version, err)
-	}
+	ids = slices.Clone(ids)
+	return t.later(ctx, version, func(t *tx, ctx context.Context) error { return t.clearFailuresOf(ctx, version, ids) })
+}
+
+func (t *tx) clearFailuresOf(ctx context.Context, version string, ids []string) error {
 	return t.deleteOf(ctx, version, "failed_events", "entity_id", ids)
 }
 

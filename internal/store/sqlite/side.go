@@ -67,7 +67,8 @@ func (t *tx) on(ctx context.Context, v string, create bool) (*tx, error) {
 // cancellation: once queued, a write runs to its end, so that a commit of
 // the main file is never followed by half a store (the transaction rolls
 // back as a whole instead, see Rollback). Read transactions and the side
-// itself run f at once.
+// itself run f at once. The store methods that only write use it: history,
+// working state, merged ids, failures, and the deletions of a recompute.
 func (t *tx) later(ctx context.Context, v string, f func(side *tx, ctx context.Context) error) error {
 	if t.readOnly || t.isSide {
 		return f(t, ctx)
