@@ -277,7 +277,14 @@ func (e *Engine) build(ctx context.Context, opts BuildOptions, d *detection) (*B
 // time; interpretation is owned work, so on PostgreSQL the shard processes
 // of a namespace interpret at the same time instead of queueing behind one
 // another's identity lock.
-func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *BuildTiming) error {
+func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *BuildTiming) (err error) {
+	// Each step's interpretation may leave its version-store commit
+	// running beside the next step (writeTx).
+	defer func() {
+		if serr := e.settle(ctx, "build: interpret"); err == nil {
+			err = serr
+		}
+	}()
 	for {
 		var done bool
 		t0 := time.Now()
@@ -299,7 +306,7 @@ func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *
 			stats.commitPending()
 			t1 := time.Now()
 			timing.Identity += t1.Sub(t0).Seconds()
-			err = e.writeScope(ctx, "build: interpret", store.ScopeShard, func(tx store.Tx) error {
+			err = e.writeTx(ctx, "build: interpret", store.ScopeShard, true, func(tx store.Tx) error {
 				return e.interpretStage(ctx, tx, -1, nil, nil, stats.pending, nil, true)
 			})
 			timing.Interpret += time.Since(t1).Seconds()

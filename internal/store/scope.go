@@ -41,11 +41,12 @@ type ScopedBeginner interface {
 // namespace tables and leave the version store's commit running behind the
 // caller's next transaction (SQLite, whose two kinds of file have writer
 // connections of their own). A failure of that commit is returned by the
-// next transaction that writes the version store, by Settler.Settle, or by
-// Commit of the next transaction; until one of them has returned, readers
-// may see the namespace tables ahead of the version store, and a crash
-// leaves the version dirty, as a crash between the two file commits of any
-// transaction does.
+// next transaction that uses the version store or by Settler.Settle, which
+// the caller must call before it reports its work done. Until then readers
+// may see the namespace tables one transaction ahead of the version store,
+// and a crash leaves the store one transaction behind, which BuildState
+// reports as the build record from before that transaction (the store's
+// work is redone by the next build).
 type PipelinedCommitter interface {
 	CommitPipelined() error
 }

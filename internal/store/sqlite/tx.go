@@ -53,20 +53,20 @@ func newTx(s *Store, t *sql.Tx, readOnly bool) *tx {
 // Commit commits: the main file first, then the version stores, once the
 // writes queued on them have run. A transaction that wrote version stores
 // first writes their commit marks (see the package comment), so a failure
-// or crash between the two commits is detected. A store commit left running
-// by an earlier CommitPipelined has ended when Commit returns.
+// or crash between the two commits is detected. A transaction that used a
+// version store began after the store commit an earlier CommitPipelined
+// left running had ended; one that did not may commit before it.
 func (t *tx) Commit() error {
 	if t.done {
 		return fmt.Errorf("sqlite: commit: %w", sql.ErrTxDone)
 	}
 	side := t.side
 	if side == nil {
+		// A store commit an earlier CommitPipelined left running goes on:
+		// this transaction did not touch the store.
 		t.done = true
 		if err := t.tx.Commit(); err != nil {
 			return fmt.Errorf("sqlite: commit: %w", err)
-		}
-		if !t.readOnly {
-			return t.s.settle()
 		}
 		return nil
 	}
