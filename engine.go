@@ -491,11 +491,13 @@ func (e *Engine) writeTx(ctx context.Context, op string, scope store.Scope, pipe
 }
 
 // settle waits for a version-store commit left running by a pipelined
-// writeTx and returns its failure as a storage error of op.
+// writeTx and returns its failure as a storage error of op. The events of
+// that transaction are in the ledger; the next build or processing call
+// interprets them again (docs/design.md, batch atomicity).
 func (e *Engine) settle(ctx context.Context, op string) error {
 	if s, ok := e.st.(store.Settler); ok {
 		if err := s.Settle(ctx); err != nil {
-			return storageErr(op+": commit", err)
+			return storageErr(op+": commit of the version store (the events are in the ledger and will be interpreted by the next build or processing call)", err)
 		}
 	}
 	return nil

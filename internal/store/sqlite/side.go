@@ -13,7 +13,7 @@ import (
 )
 
 // This file holds the version-store side of a write transaction (see the
-// package comment, "Two writer connections"): how it begins, how writes
+// package comment, "Connections"): how it begins, how writes
 // queued on it run on a goroutine of their own, and how a transaction
 // commits its main file while its stores are still being written.
 
@@ -215,8 +215,9 @@ func (t *tx) touchedVersions() []string {
 // stores' queued writes and their commit still run (store.PipelinedCommitter).
 // The store commit waits for the main commit and is dropped if that failed.
 // The next transaction's side, Settle and Close wait for it and report its
-// failure; until then the commit marks of the two files differ, which is
-// what a crash in between leaves too (BuildState reports the version dirty).
+// failure; until then the store is one commit behind the main file, as a
+// crash in between leaves it too, and BuildState answers with the build
+// records from before this transaction (undo records, below).
 func (t *tx) CommitPipelined() error {
 	if t.done {
 		return fmt.Errorf("sqlite: commit: %w", sql.ErrTxDone)
