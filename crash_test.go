@@ -982,6 +982,13 @@ func TestCrashRecovery(t *testing.T) {
 				}
 				needed := r.needed
 				results[k] = outcome{where: where, needed: needed, modes: r.modes, killed: killed, took: time.Since(start)}
+				// An inline ingest's chunks leave their version-store commit
+				// running beside the next chunk; a kill in between must cost
+				// an incremental build, not a full one (store_undo,
+				// docs/design.md).
+				if strings.Contains(where, " inline)") && crashModeRank(needed) >= crashModeRank(defacto.ModeFull) {
+					t.Errorf("%s: reopened needing %s; a kill during an inline ingest must not need a full build", label, needed)
+				}
 				if err := crashCheckFound(marks, lines, r.found); err != nil {
 					t.Errorf("%s: %v", label, err)
 				}
