@@ -87,7 +87,7 @@ func (t *tx) tablesLike(ctx context.Context, sc string, rel bool) ([]string, err
 func (t *tx) StoredEntities(ctx context.Context, version string) (map[string]string, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	fail := func(err error) error { return fmt.Errorf("sqlite: list stored entities of %s: %w", version, err) }
 	sc, err := t.schema(ctx, version, false)
@@ -129,7 +129,7 @@ func (t *tx) StoredEntities(ctx context.Context, version string) (map[string]str
 func (t *tx) RetireEntity(ctx context.Context, version string, ent *definition.Entity, id string, now int64) (int, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: %s: %w", version, err)
+		return 0, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: retire %s %s in %s: %w", entName(ent), id, version, err)
@@ -257,7 +257,7 @@ func (t *tx) UpdateNormalized(ctx context.Context, row store.LedgerRow) error {
 func (t *tx) DueStates(ctx context.Context, version string, asOf int64, after store.DueKey, limit int) ([]store.StateRecord, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	fail := func(err error) error { return fmt.Errorf("sqlite: read due states of %s: %w", version, err) }
 	sc, err := t.schema(ctx, version, false)

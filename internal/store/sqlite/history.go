@@ -19,7 +19,7 @@ import (
 func (t *tx) States(ctx context.Context, version string, ids []string) (map[string]store.StateRecord, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	sc, err := t.schema(ctx, version, false)
 	if err != nil {
@@ -191,7 +191,7 @@ func scanHistory(rows *sql.Rows, h *histSQL, keep func(id string) bool, f func(s
 func (t *tx) OpenRows(ctx context.Context, version string, ent *definition.Entity, ids []string) (map[string]store.HistoryRow, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	h, err := t.history(ctx, version, ent, false)
 	if err != nil {
@@ -221,7 +221,7 @@ func (t *tx) OpenRows(ctx context.Context, version string, ent *definition.Entit
 func (t *tx) CurrentRows(ctx context.Context, version string, ent *definition.Entity, id string) ([]store.HistoryRow, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	h, err := t.history(ctx, version, ent, false)
 	if err != nil {

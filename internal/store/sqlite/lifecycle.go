@@ -81,7 +81,7 @@ func scanRels(rows *sql.Rows, h *relSQL, f func(store.RelRow)) error {
 func (t *tx) OpenRelRows(ctx context.Context, version string, r *definition.Relationship, ids []string) (map[string][]store.RelRow, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	h, err := t.rel(ctx, version, r, false)
 	if err != nil {
@@ -106,7 +106,7 @@ func (t *tx) OpenRelRows(ctx context.Context, version string, r *definition.Rela
 func (t *tx) CurrentRelRows(ctx context.Context, version string, r *definition.Relationship, id string) ([]store.RelRow, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	h, err := t.rel(ctx, version, r, false)
 	if err != nil {
@@ -128,7 +128,7 @@ func (t *tx) CurrentRelRows(ctx context.Context, version string, r *definition.R
 func (t *tx) WriteRelationships(ctx context.Context, version string, r *definition.Relationship, w *store.RelWrite) error {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", version, err)
+		return fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: write relationships %s of %s: %w", r.Type, w.SourceID, err)
@@ -177,7 +177,7 @@ func (t *tx) WriteRelationships(ctx context.Context, version string, r *definiti
 func (t *tx) AddPending(ctx context.Context, version string, ps []store.PendingRelation) error {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", version, err)
+		return fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	sc, err := t.writeTo(ctx, version)
 	if err != nil {
@@ -199,7 +199,7 @@ func (t *tx) AddPending(ctx context.Context, version string, ps []store.PendingR
 func (t *tx) ClearPending(ctx context.Context, version, sourceID string) error {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", version, err)
+		return fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	sc, err := t.writeTo(ctx, version)
 	if err == nil {
@@ -215,7 +215,7 @@ func (t *tx) ClearPending(ctx context.Context, version, sourceID string) error {
 func (t *tx) PendingSources(ctx context.Context, version string, hashes []string) ([]string, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	if len(hashes) == 0 {
 		return nil, nil
@@ -297,7 +297,7 @@ func (t *tx) setFailures(ctx context.Context, version, entityID string, seqs []i
 func (t *tx) CountFailedEvents(ctx context.Context, version string) (int64, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: %s: %w", version, err)
+		return 0, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	sc, err := t.schema(ctx, version, false)
 	if err != nil {
@@ -423,7 +423,7 @@ func (t *tx) DeleteIdentity(ctx context.Context, ids []string) (keys, merges int
 func (t *tx) DeleteEntity(ctx context.Context, version string, ent *definition.Entity, id string) (int64, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: %s: %w", version, err)
+		return 0, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	fail := func(err error) (int64, error) {
 		return 0, fmt.Errorf("sqlite: delete %s %s in %s: %w", entName(ent), id, version, err)
@@ -470,7 +470,7 @@ func (t *tx) DeleteEntity(ctx context.Context, version string, ent *definition.E
 func (t *tx) PurgeHistory(ctx context.Context, version string, ent *definition.Entity, id string) error {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", version, err)
+		return fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: purge %s %s in %s: %w", entName(ent), id, version, err)

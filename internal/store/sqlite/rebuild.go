@@ -109,7 +109,7 @@ func byTime(rs []store.LedgerRow) []store.LedgerRow {
 func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.Entity, ids []string, consecutive bool) (map[string][]store.HistoryRow, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: read rows of %d %s in %s: %w", len(ids), entName(ent), version, err)
@@ -142,7 +142,7 @@ func (t *tx) CurrentRowsOf(ctx context.Context, version string, ent *definition.
 func (t *tx) CurrentRelRowsOf(ctx context.Context, version string, r *definition.Relationship, ids []string, consecutive bool) (map[string][]store.RelRow, error) {
 	t, err := t.on(ctx, version, false)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", version, err)
+		return nil, fmt.Errorf("sqlite: version store %s: %w", version, err)
 	}
 	fail := func(err error) error {
 		return fmt.Errorf("sqlite: read relationships %s of %d sources: %w", r.Type, len(ids), err)

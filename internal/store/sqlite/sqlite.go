@@ -42,9 +42,12 @@
 // to the store and to the main file (meta key store_mark/<version>); the
 // main file commits first, and the store commits only after it succeeded.
 // BuildState reports a version whose marks differ, or whose store file is
-// gone, as dirty, which makes the next build a full one (builds.md §5). The
-// check is made under both write locks, so a store commit still running
-// behind a pipelined commit is waited for, not taken for a torn one.
+// gone, as dirty, which makes the next build a full one (builds.md §5) —
+// unless the store is exactly one pipelined commit behind (a crash or
+// failure while its commit ran beside the next transaction, or a reader
+// looking while it runs): then it returns the build records from before
+// that commit, kept in an undo record (side.go), and the next build redoes
+// the commit's interpretation.
 //
 // # SQL
 //
