@@ -182,7 +182,8 @@ func (t *tx) BuildState(ctx context.Context, version string, shard int) (*store.
 	return b, nil
 }
 
-// buildStateRow reads the build_state row as stored.
+// buildStateRow reads the build_state row as stored; a write transaction
+// remembers it for its undo record (rememberPrev).
 func (t *tx) buildStateRow(ctx context.Context, version string, shard int) (*store.BuildState, error) {
 	var (
 		b                     store.BuildState
@@ -196,6 +197,7 @@ func (t *tx) buildStateRow(ctx context.Context, version string, shard int) (*sto
 		&b.Version, &b.ShardID, &b.TotalShards, &b.Cursor, &dirty, &built, &b.EntitiesHash,
 		&b.IdentityEpoch, &b.NormalizationEpoch, &tick, &last, &mode, &pending)
 	if errors.Is(err, sql.ErrNoRows) {
+		t.rememberPrev(version, shard, nil)
 		return nil, nil
 	}
 	if err != nil {
@@ -203,6 +205,7 @@ func (t *tx) buildStateRow(ctx context.Context, version string, shard int) (*sto
 	}
 	b.Dirty, b.Built, b.TickPending = dirty == 1, built == 1, pending == 1
 	b.TickHorizon, b.LastBuildTime, b.LastBuildMode = timeOf(tick), timeOf(last), mode.String
+	t.rememberPrev(version, shard, &b)
 	return &b, nil
 }
 

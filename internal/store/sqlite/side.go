@@ -332,7 +332,8 @@ type undoRecord struct {
 }
 
 // noteUndo records the build record of version and shard as it was before
-// this transaction, the first time the transaction writes it.
+// this transaction, the first time the transaction writes it (or earlier,
+// when it read it: buildStateRow remembers what it reads).
 func (t *tx) noteUndo(ctx context.Context, v string, shard int) error {
 	if t.readOnly || t.isSide {
 		return nil
@@ -340,9 +341,19 @@ func (t *tx) noteUndo(ctx context.Context, v string, shard int) error {
 	if _, ok := t.undo[v][shard]; ok {
 		return nil
 	}
-	prev, err := t.buildStateRow(ctx, v, shard)
-	if err != nil {
-		return err
+	_, err := t.buildStateRow(ctx, v, shard)
+	return err
+}
+
+// rememberPrev keeps a copy of the build record b (nil: none) of v and
+// shard read by a write transaction, unless one is kept already: the first
+// read or write of a record in a transaction sees it as it was before.
+func (t *tx) rememberPrev(v string, shard int, b *store.BuildState) {
+	if t.readOnly || t.isSide {
+		return
+	}
+	if _, ok := t.undo[v][shard]; ok {
+		return
 	}
 	if t.undo == nil {
 		t.undo = map[string]map[int]*store.BuildState{}
@@ -350,8 +361,11 @@ func (t *tx) noteUndo(ctx context.Context, v string, shard int) error {
 	if t.undo[v] == nil {
 		t.undo[v] = map[int]*store.BuildState{}
 	}
-	t.undo[v][shard] = prev
-	return nil
+	if b != nil {
+		c := *b
+		b = &c
+	}
+	t.undo[v][shard] = b
 }
 
 // writeUndo stores the undo record of each version in vs, or removes it
