@@ -477,10 +477,14 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 		}
 	}
 	sort.Strings(retire)
+	size := rebuildGroupSize
+	if e.groupSize > 0 {
+		size = e.groupSize
+	}
 	var parts [][]store.EntityRecord
-	for i := 0; i < len(ents); i += rebuildGroupSize {
-		owned := make([]store.EntityRecord, 0, rebuildGroupSize)
-		for _, r := range ents[i:min(i+rebuildGroupSize, len(ents))] {
+	for i := 0; i < len(ents); i += size {
+		owned := make([]store.EntityRecord, 0, size)
+		for _, r := range ents[i:min(i+size, len(ents))] {
 			if e.owns(r.ID) {
 				owned = append(owned, r)
 			}
@@ -507,7 +511,10 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 				return err
 			}
 			if !undisturbed {
+				// Another connection committed: what the sessions
+				// read is stale, and their snapshots must move on.
 				pre = nil
+				rd.refresh()
 			}
 			bs, err := e.buildState(ctx, tx)
 			if err != nil {
@@ -526,6 +533,9 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 			return err
 		}
 		stats.commitPending()
+		if e.afterGroup != nil {
+			e.afterGroup(i)
+		}
 	}
 	return e.write(ctx, "build: finish interpretation", func(tx store.Tx) error {
 		now := e.now()

@@ -96,6 +96,11 @@ type Engine struct {
 	// notedSources holds the sources this engine has seen in the
 	// namespace's ledger-sources record, which only grows (under mu).
 	notedSources map[string]bool
+
+	// Test seams of the full rebuild: groupSize, when set, replaces
+	// rebuildGroupSize, and afterGroup runs after each group's commit.
+	groupSize  int
+	afterGroup func(i int)
 }
 
 // active is the engine's view of one definition version.

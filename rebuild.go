@@ -209,28 +209,40 @@ type prefetch struct {
 // readers are the two read paths of a prefetch, one per goroutine: a
 // session each when the store has them (store.SessionReader), so every
 // group's events are read on the connection whose cache holds the ledger
-// pages the previous groups read, and the stored rows on another.
+// pages the previous groups read, and the stored rows on another. The
+// events session holds one snapshot until refresh: the build writes no
+// ledger or link row, so while no other connection commits, every group's
+// events are the same in the snapshot as in the write transaction.
 type readers struct {
 	events, rows func(ctx context.Context, f func(store.Tx) error) error
-	close        func()
+	// refresh makes the next reads see the latest commit; called when
+	// another connection committed.
+	refresh func()
+	close   func()
 }
 
 // newReaders opens the prefetch's read paths.
 func (e *Engine) newReaders(ctx context.Context) *readers {
+	plain := &readers{events: e.st.Read, rows: e.st.Read, refresh: func() {}, close: func() {}}
 	sr, ok := e.st.(store.SessionReader)
 	if !ok {
-		return &readers{events: e.st.Read, rows: e.st.Read, close: func() {}}
+		return plain
 	}
-	ev, err := sr.ReadSession(ctx)
+	ev, err := sr.ReadSession(ctx, true)
 	if err != nil {
-		return &readers{events: e.st.Read, rows: e.st.Read, close: func() {}}
+		return plain
 	}
-	rs, err := sr.ReadSession(ctx)
+	rs, err := sr.ReadSession(ctx, false)
 	if err != nil {
 		_ = ev.Close()
-		return &readers{events: e.st.Read, rows: e.st.Read, close: func() {}}
+		return plain
 	}
-	return &readers{events: ev.Read, rows: rs.Read, close: func() { _ = ev.Close(); _ = rs.Close() }}
+	return &readers{
+		events:  ev.Read,
+		rows:    rs.Read,
+		refresh: func() { _ = ev.Refresh(); _ = rs.Refresh() },
+		close:   func() { _ = ev.Close(); _ = rs.Close() },
+	}
 }
 
 // readAhead starts reading recs (active entities of one full-rebuild

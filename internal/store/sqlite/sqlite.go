@@ -251,8 +251,7 @@ func (s *Store) Dialect() store.Dialect { return dialect{} }
 
 // AfterErase truncates the WAL of the main file and of every version store
 // (privacy.md §5), so erased bytes survive in no file. It fails when a reader
-// of another process keeps a WAL from being truncated within the busy
-// timeout.
+// keeps a WAL from being truncated for longer than the busy timeout.
 func (s *Store) AfterErase(ctx context.Context) error {
 	fail := func(err error) error { return fmt.Errorf("sqlite: after erase: %w", err) }
 	conn, err := s.w.Conn(ctx)
@@ -264,7 +263,7 @@ func (s *Store) AfterErase(ctx context.Context) error {
 	if err != nil {
 		return fail(fmt.Errorf("list version stores: %w", err))
 	}
-	if err := truncateWAL(ctx, conn, "main"); err != nil {
+	if err := s.truncateWAL(ctx, conn, "main"); err != nil {
 		return fail(err)
 	}
 	// Version stores are attached on the store writer only (package comment).
@@ -277,23 +276,52 @@ func (s *Store) AfterErase(ctx context.Context) error {
 		if err := s.attach(ctx, sconn, v, false); err != nil {
 			return fail(err)
 		}
-		if err := truncateWAL(ctx, sconn, v); err != nil {
+		if err := s.truncateWAL(ctx, sconn, v); err != nil {
 			return fail(err)
 		}
 	}
 	return nil
 }
 
+// truncateAttempt bounds one attempt of truncateWAL.
+const truncateAttempt = 50 * time.Millisecond
+
 // truncateWAL checkpoints schema's WAL into its file and truncates the WAL.
-func truncateWAL(ctx context.Context, conn *sql.Conn, schema string) error {
-	var busy, logFrames, checkpointed int
-	if err := conn.QueryRowContext(ctx, `PRAGMA `+quote(schema)+`.wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+//
+// A truncating checkpoint holds the write lock while it waits for readers
+// of older snapshots to end. A reader that ends its snapshot only once it
+// has begun a write transaction (a full rebuild's read-ahead, which moves
+// to a new snapshot when its next group's transaction finds that another
+// connection committed) would wait for that lock while the checkpoint waits
+// for it, until one busy timeout expired. So the checkpoint runs in short
+// attempts that let writers in between, until the busy timeout is spent.
+func (s *Store) truncateWAL(ctx context.Context, conn *sql.Conn, schema string) error {
+	setBusy := func(d time.Duration) error {
+		_, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", d.Milliseconds()))
+		return err
+	}
+	if err := setBusy(truncateAttempt); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", schema, err)
 	}
-	if busy != 0 {
-		return fmt.Errorf("checkpoint %s: WAL still in use by a reader", schema)
+	defer setBusy(s.opts.BusyTimeout) //nolint:errcheck // restores the pool's setting; a failure shows on the next use
+	deadline := time.Now().Add(s.opts.BusyTimeout)
+	for {
+		var busy, logFrames, checkpointed int
+		if err := conn.QueryRowContext(ctx, `PRAGMA `+quote(schema)+`.wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", schema, err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("checkpoint %s: WAL still in use by a reader", schema)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("checkpoint %s: %w", schema, ctx.Err())
+		case <-time.After(truncateAttempt / 5):
+		}
 	}
-	return nil
 }
 
 // Close releases both pools. It is idempotent; later calls return the first
