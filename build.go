@@ -251,6 +251,7 @@ func (e *Engine) build(ctx context.Context, opts BuildOptions, d *detection) (*B
 	res.EntitiesCreated = len(stats.created)
 	res.EntitiesUpdated = stats.updatedOnly()
 	res.EntitiesRecomputed = len(stats.recomputed)
+	res.EntitiesRetired = stats.retired
 	res.MergesDetected = len(stats.merges)
 	res.MergesSkipped = e.mergesSkipped
 	res.LateArrivals = stats.late
@@ -537,7 +538,9 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 			e.afterGroup(i)
 		}
 	}
-	return e.write(ctx, "build: finish interpretation", func(tx store.Tx) error {
+	var retired, superseded int
+	err = e.write(ctx, "build: finish interpretation", func(tx store.Tx) error {
+		retired, superseded = 0, 0
 		now := e.now()
 		for _, id := range retire {
 			ent := e.act().defs.Entity(stored[id])
@@ -548,7 +551,8 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 			if err != nil {
 				return err
 			}
-			stats.superseded += n
+			retired++
+			superseded += n
 		}
 		bs, err := e.buildState(ctx, tx)
 		if err != nil {
@@ -557,6 +561,12 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 		bs.Cursor = idc
 		return tx.PutBuildState(ctx, bs)
 	})
+	if err != nil {
+		return err
+	}
+	stats.retired += retired
+	stats.superseded += superseded
+	return nil
 }
 
 // finishBuild clears the dirty flag and records what the store was built

@@ -27,6 +27,7 @@ type runStats struct {
 	updated     map[string]bool
 	recomputed  map[string]bool
 	late        int
+	retired     int // entities a full rebuild retired
 	rowsWritten int
 	superseded  int
 	failures    []EventFailure

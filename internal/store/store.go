@@ -185,7 +185,9 @@ type Tx interface {
 	// AllEntities returns every entity_ids row, ascending by id.
 	AllEntities(ctx context.Context) ([]EntityRecord, error)
 	// StoredEntities returns the ids present in the version store's
-	// working state or history, with their entity type.
+	// working state or current-belief history, with their entity type:
+	// the entities a full rebuild retires when the ledger no longer
+	// produces them (superseded rows are retired already).
 	StoredEntities(ctx context.Context, version string) (map[string]string, error)
 	// RetireEntity supersedes every current-belief row of id at now and
 	// deletes its working state and merged_ids row.

@@ -351,7 +351,7 @@ func (t *tx) tablesLike(ctx context.Context, version, pattern, notPattern string
 }
 
 // StoredEntities returns the ids present in the version store's working
-// state or history (superseded rows included), with their entity type.
+// state or current-belief history, with their entity type.
 // Entity types never begin with "rel_" (definitions.md §2), so relationship
 // tables are told apart by name.
 func (t *tx) StoredEntities(ctx context.Context, version string) (map[string]string, error) {
@@ -367,7 +367,8 @@ func (t *tx) StoredEntities(ctx context.Context, version string) (map[string]str
 	parts := []string{`SELECT "entity_id", "entity_type" FROM ` + sc + `."entity_state"`}
 	for _, tbl := range tables {
 		e := strings.TrimSuffix(tbl, "_history_all")
-		parts = append(parts, `SELECT DISTINCT `+quote(e+"_id")+`, `+sqlString(e)+`::text FROM `+sc+`.`+quote(tbl))
+		parts = append(parts, `SELECT DISTINCT `+quote(e+"_id")+`, `+sqlString(e)+`::text FROM `+sc+`.`+quote(tbl)+
+			` WHERE "superseded_at" IS NULL`)
 	}
 	rows, err := t.query(ctx, strings.Join(parts, " UNION "))
 	if err != nil {
