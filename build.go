@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/defacto-dev/defacto/internal/definition"
@@ -443,15 +444,11 @@ func (e *Engine) buildState(ctx context.Context, tx store.Tx) (*store.BuildState
 // transaction; then the cursor becomes the identity cursor.
 func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error {
 	var ents []store.EntityRecord
-	var stored map[string]string
 	var merges []store.MergeRecord
 	var idc int64
 	err := e.st.Read(ctx, func(tx store.Tx) error {
 		var err error
 		if ents, err = tx.AllEntities(ctx); err != nil {
-			return err
-		}
-		if stored, err = tx.StoredEntities(ctx, e.act().version); err != nil {
 			return err
 		}
 		if idc, err = metaInt(ctx, tx, metaIdentityCursor); err != nil {
@@ -463,21 +460,27 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 	if err != nil {
 		return storageErr("build: list entities", err)
 	}
+	// The ids to retire are listed beside the first groups (the listing
+	// reads every working state) and checked against entity_ids again in
+	// the closing transaction, so an entity another connection creates in
+	// the meantime is never retired.
+	type listing struct {
+		stored map[string]string
+		err    error
+	}
+	storedc := make(chan listing, 1)
+	go func() {
+		var l listing
+		l.err = e.st.Read(ctx, func(tx store.Tx) (err error) {
+			l.stored, err = tx.StoredEntities(ctx, e.act().version)
+			return err
+		})
+		storedc <- l
+	}()
 	lastMerge := map[string]store.MergeRecord{}
 	for _, m := range merges {
 		lastMerge[m.From] = m
 	}
-	known := make(map[string]bool, len(ents))
-	for _, r := range ents {
-		known[r.ID] = true
-	}
-	var retire []string
-	for id := range stored {
-		if !known[id] && e.owns(id) {
-			retire = append(retire, id)
-		}
-	}
-	sort.Strings(retire)
 	size := rebuildGroupSize
 	if e.groupSize > 0 {
 		size = e.groupSize
@@ -494,10 +497,25 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 	}
 	rd := e.newReaders(ctx)
 	var ahead *prefetch
-	defer func() {
+	// The sessions are closed before the listing is awaited: with as many
+	// readers as the sessions take, the listing waits for one of them.
+	closeReaders := sync.OnceFunc(func() {
 		ahead.wait()
 		rd.close()
+	})
+	defer func() {
+		closeReaders()
+		if storedc != nil {
+			<-storedc
+		}
 	}()
+	// The first group is read ahead too, where reads run on sessions beside
+	// the writer (SQLite): fullBuild's first transaction observed the data
+	// version, so the first group's transaction can tell whether another
+	// connection committed since this read began.
+	if _, ok := e.st.(store.SessionReader); ok && len(parts) > 0 {
+		ahead = e.readAhead(ctx, rd, activeOf(e, parts[0]), idc)
+	}
 	for i, part := range parts {
 		pre := ahead.result()
 		err := e.write(ctx, "build: interpret", func(tx store.Tx) error {
@@ -538,13 +556,34 @@ func (e *Engine) fullInterpretation(ctx context.Context, stats *runStats) error 
 			e.afterGroup(i)
 		}
 	}
+	closeReaders()
+	l := <-storedc
+	storedc = nil
+	if l.err != nil {
+		return storageErr("build: list stored entities", l.err)
+	}
+	known := make(map[string]bool, len(ents))
+	for _, r := range ents {
+		known[r.ID] = true
+	}
+	var retire []string
+	for id := range l.stored {
+		if !known[id] && e.owns(id) {
+			retire = append(retire, id)
+		}
+	}
+	sort.Strings(retire)
 	var retired, superseded int
 	err = e.write(ctx, "build: finish interpretation", func(tx store.Tx) error {
 		retired, superseded = 0, 0
 		now := e.now()
+		live, err := tx.Entities(ctx, retire)
+		if err != nil {
+			return err
+		}
 		for _, id := range retire {
-			ent := e.act().defs.Entity(stored[id])
-			if ent == nil {
+			ent := e.act().defs.Entity(l.stored[id])
+			if _, ok := live[id]; ok || ent == nil {
 				continue
 			}
 			n, err := tx.RetireEntity(ctx, e.act().version, ent, id, now)

@@ -158,7 +158,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.w = onePool(newConnector(abs, roleWriter, opts.BusyTimeout))
 	s.sw = onePool(newConnector(abs, roleStoreWriter, opts.BusyTimeout))
 
-	readers := min(max(runtime.GOMAXPROCS(0), 2), 8)
+	// One reader per core, and one more: a full rebuild reads ahead on two
+	// sessions and lists the stored ids beside them.
+	readers := min(max(runtime.GOMAXPROCS(0), 2), 8) + 1
 	s.r = sql.OpenDB(newConnector(abs, roleReader, opts.BusyTimeout))
 	s.r.SetMaxOpenConns(readers)
 	s.r.SetMaxIdleConns(readers)
