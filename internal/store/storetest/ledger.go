@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 
@@ -83,6 +84,40 @@ func testLedgerAppend(f *fixture) {
 	})
 	// Appending nothing is allowed.
 	f.write(func(tx store.Tx) { f.must(tx.Append(f.ctx, nil)) })
+}
+
+// A large append (the PostgreSQL store COPYs one of 64 rows or more)
+// stores every kind of row as a small one does.
+func testLedgerAppendLarge(f *fixture) {
+	var rows []store.LedgerRow
+	for i := range 300 {
+		r := ev(fmt.Sprintf("e%03d", i), "shop", base+int64(i)*7)
+		switch i % 5 {
+		case 1:
+			r.Data = []byte(`{"email": "x@example.com", "n": 1.5, "big": 12345678901234567, "nested": {"z": [1, 2, {"y": null}], "a": "ü\u00e9\"q\\"}}`)
+			r.DataTypes = []byte(`{"when":"t"}`)
+			r.Hints = []byte(`{"customer":{"email":{"k":"abc","v":"x@example.com"}}}`)
+		case 2:
+			r.Data, r.Raw, r.Hints = nil, nil, nil
+		case 3:
+			r.NormalizeError = "timestamp: not a date: \"yesterday\""
+			r.Redacted = true
+		case 4:
+			r.Source, r.Time = "_defacto", -1_000_001
+		}
+		rows = append(rows, r)
+	}
+	rows = f.appendRows(rows...)
+	for i := 1; i < len(rows); i++ {
+		if rows[i].Seq <= rows[i-1].Seq {
+			f.t.Fatalf("sequences not increasing in input order at row %d: %d after %d", i, rows[i].Seq, rows[i-1].Seq)
+		}
+	}
+	f.read(func(tx store.Tx) {
+		got, err := tx.AllEvents(f.ctx, 0, 1000)
+		f.must(err)
+		checkLedger(f.t, "AllEvents after a large append", got, rows)
+	})
 }
 
 func testLedgerDedup(f *fixture) {

@@ -69,6 +69,7 @@ var cases = []struct {
 	{"BuildState", testBuildState},
 	{"EnsureVersionStore", testEnsureVersionStore},
 	{"LedgerAppend", testLedgerAppend},
+	{"LedgerAppendLarge", testLedgerAppendLarge},
 	{"LedgerDedup", testLedgerDedup},
 	{"LedgerCounts", testLedgerCounts},
 	{"LedgerRewrite", testLedgerRewrite},
