@@ -120,19 +120,14 @@ func (t *tx) KnownEventIDs(ctx context.Context, ids []string) (liveIDs, erasedID
 	return liveIDs, erasedIDs, nil
 }
 
-// copyRows is the least number of rows Append writes with COPY. COPY costs
-// two round trips of its own (the column types, then the data) where the
-// INSERT travels with the next statement, but the server takes a third of
-// the INSERT's time to store a chunk's rows (bench/README, eighth session).
-const copyRows = 64
-
 // ledgerColNames are the columns of ledgerCols, for COPY.
 var ledgerColNames = []string{"sequence", "event_id", "source", "event_type", "timestamp", "data", "data_types", "raw",
 	"hints", "duplicate_of", "normalize_error", "redacted", "ingested_at"}
 
 // Append inserts rows in order and sets each row's Seq. It draws len(rows)
 // values from the ledger's identity sequence, assigns them ascending in
-// input order and inserts every row with one statement. The append lock,
+// input order and inserts every row with one statement (COPY from
+// copyRows rows on, see copyIn). The append lock,
 // held to commit, makes sequences become visible in order (scale.md §2); a
 // rolled-back transaction leaves a gap, as sequences are never reused.
 func (t *tx) Append(ctx context.Context, rows []store.LedgerRow) error {
@@ -172,25 +167,18 @@ func (t *tx) Append(ctx context.Context, rows []store.LedgerRow) error {
 		data[i], dataTypes[i], raw[i], hints[i] = jsonData(r.Data), jsonText(r.DataTypes), jsonText(r.Raw), jsonText(r.Hints)
 		dups[i], normErrs[i], redacted[i] = nullInt(r.DuplicateOf), nullText(r.NormalizeError), r.Redacted
 	}
-	if n >= copyRows {
-		// COPY (which writes identity columns as given) after the
-		// statements held back so far, which must run first.
-		if err := t.tx.flush(ctx); err != nil {
-			return fail(err)
-		}
-		_, err = t.tx.tx.CopyFrom(ctx, pgx.Identifier{t.s.ns, "ledger"}, ledgerColNames,
-			pgx.CopyFromSlice(n, func(i int) ([]any, error) {
-				return []any{seqs[i], ids[i], sources[i], types[i], times[i], data[i], dataTypes[i], raw[i], hints[i],
-					dups[i], normErrs[i], redacted[i], ingested[i]}, nil
-			}))
-	} else {
-		err = t.later(fmt.Sprintf("append %d ledger rows", len(rows)), `INSERT INTO `+t.n.ledger+` (`+ledgerCols+`) OVERRIDING SYSTEM VALUE
+	// COPY writes the identity column as given, as OVERRIDING SYSTEM VALUE
+	// does.
+	err = t.copyIn(ctx, fmt.Sprintf("append %d ledger rows", len(rows)), t.s.ns, "ledger", ledgerColNames, n,
+		func(i int) []any {
+			return []any{seqs[i], ids[i], sources[i], types[i], times[i], data[i], dataTypes[i], raw[i], hints[i],
+				dups[i], normErrs[i], redacted[i], ingested[i]}
+		}, `INSERT INTO `+t.n.ledger+` (`+ledgerCols+`) OVERRIDING SYSTEM VALUE
 		SELECT s, e, src, ty, tm, d::jsonb, dt::jsonb, rw::jsonb, h::jsonb, dup, ne, red, ing
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
 			$8::text[], $9::text[], $10::bigint[], $11::text[], $12::boolean[], $13::timestamptz[])
 			AS u(s, e, src, ty, tm, d, dt, rw, h, dup, ne, red, ing)`,
-			seqs, ids, sources, types, times, data, dataTypes, raw, hints, dups, normErrs, redacted, ingested)
-	}
+		seqs, ids, sources, types, times, data, dataTypes, raw, hints, dups, normErrs, redacted, ingested)
 	if err != nil {
 		return fail(err)
 	}
