@@ -178,6 +178,9 @@ type ShardChildResult struct {
 	Created      int
 	Recomputed   int
 	RowsWritten  int
+	// Timing is the Build's own phase timing (identity catch-up, which
+	// the shards of a namespace run one at a time, and interpretation).
+	Timing defacto.BuildTiming
 }
 
 // RunPostgres runs the PostgreSQL measurements of w on the server at url,
@@ -432,7 +435,7 @@ func runShardChild(ctx context.Context, project string) error {
 	}
 	r.Build, r.CPU = sp.Wall, sp.CPU
 	r.Mode, r.Processed, r.Created = string(res.Mode), res.EventsProcessed, res.EntitiesCreated
-	r.Recomputed, r.RowsWritten = res.EntitiesRecomputed, res.RowsWritten
+	r.Recomputed, r.RowsWritten, r.Timing = res.EntitiesRecomputed, res.RowsWritten, res.Timing
 	if err := e.Close(); err != nil {
 		return err
 	}
@@ -787,9 +790,9 @@ func printPGReport(out io.Writer, rep *PGReport) {
 	printByTable(out, "Pattern floor", rep.PatternFloor.ByTable)
 	for _, sr := range []*ShardRun{rep.Build1, rep.BuildN} { // the median runs
 		for _, c := range sr.Children {
-			fmt.Fprintf(out, "  Build shard %d/%d: mode %s, processed %d, created %d, recomputed %d, rows written %d; open %.2fs, Build %.2fs wall, %.2fs CPU\n",
+			fmt.Fprintf(out, "  Build shard %d/%d: mode %s, processed %d, created %d, recomputed %d, rows written %d; open %.2fs, Build %.2fs wall (identity %.2f, interpret %.2f, tick %.2f), %.2fs CPU\n",
 				c.Shard, c.Total, c.Mode, c.Processed, c.Created, c.Recomputed, c.RowsWritten,
-				c.Open.Seconds(), c.Build.Seconds(), c.CPU.Seconds())
+				c.Open.Seconds(), c.Build.Seconds(), c.Timing.Identity, c.Timing.Interpret, c.Timing.Tick, c.CPU.Seconds())
 		}
 	}
 }

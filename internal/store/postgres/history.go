@@ -281,9 +281,10 @@ type histKey struct {
 
 // histSQL is the per entity type SQL of a version store.
 type histSQL struct {
-	table   string // schema-qualified <e>_history_all
-	id      string // quoted <e>_id
-	cols    string // every column but superseded_at, in table order
+	table   string   // schema-qualified <e>_history_all
+	id      string   // quoted <e>_id
+	cols    string   // every column but superseded_at, in table order
+	names   []string // the same columns unquoted, for COPY
 	types   []definition.Type
 	selRows string // SELECT cols FROM table WHERE superseded_at IS NULL AND
 	insert  string // INSERT … SELECT * FROM unnest($1 … $n), one array per column
@@ -305,6 +306,7 @@ func (s *Store) histSQLFor(version string, ent *definition.Entity) (*histSQL, er
 		table: s.versionSchema(version) + "." + quote(ent.Name+"_history_all"),
 		id:    quote(ent.Name + "_id"),
 		cols:  quoteAll(names, ""),
+		names: names,
 	}
 	arrays := []string{"text[]", "text[]"}
 	for _, p := range ent.Properties {
@@ -512,15 +514,54 @@ func (t *tx) WriteHistories(ctx context.Context, version string, ent *definition
 			WHERE h.`+h.id+` = k.id AND h."valid_from" = k.vf AND h."superseded_at" IS NULL
 			RETURNING h.`+h.id+`, h."valid_from"`, ids, from, closeTo).Query(check("close", closes))
 	}
-	if inserts > 0 {
-		args, err := historyArgs(h, ent, ws, inserts)
-		if err != nil {
-			return fail(ws[0].EntityID, err)
-		}
-		b.Queue(h.insert, args...)
+	if inserts == 0 {
+		t.tx.laterBatch("", b)
+		return nil
 	}
+	args, err := historyArgs(h, ent, ws, inserts)
+	if err != nil {
+		return fail(ws[0].EntityID, err)
+	}
+	if inserts < copyRows {
+		b.Queue(h.insert, args...)
+		t.tx.laterBatch("", b)
+		return nil
+	}
+	// The supersedes and closes are sent before the COPY: an inserted row
+	// may take the place of a superseded one in the unique index of
+	// current belief.
 	t.tx.laterBatch("", b)
+	if err := t.copyIn(ctx, "insert history rows", t.s.ns+"_"+version, ent.Name+"_history_all", h.names, inserts,
+		func(i int) ([]any, error) { return rowOf(args, i) }, h.insert, args...); err != nil {
+		return fail(ws[0].EntityID, err)
+	}
 	return nil
+}
+
+// rowOf returns row i of the column arrays of historyArgs, for COPY.
+func rowOf(cols []any, i int) ([]any, error) {
+	row := make([]any, len(cols))
+	for j, c := range cols {
+		switch a := c.(type) {
+		case []string:
+			row[j] = a[i]
+		case []*string:
+			row[j] = a[i]
+		case []*int64:
+			row[j] = a[i]
+		case []*float64:
+			row[j] = a[i]
+		case []*bool:
+			row[j] = a[i]
+		case []time.Time:
+			row[j] = a[i]
+		case []*time.Time:
+			row[j] = a[i]
+		default:
+			return nil, fmt.Errorf("history column %d: unexpected array %T", j, c)
+		}
+	}
+	return row, nil
 }
 
 func keyArrays(ks []histKeyRow) ([]string, []time.Time) {

@@ -170,9 +170,9 @@ func (t *tx) Append(ctx context.Context, rows []store.LedgerRow) error {
 	// COPY writes the identity column as given, as OVERRIDING SYSTEM VALUE
 	// does.
 	err = t.copyIn(ctx, fmt.Sprintf("append %d ledger rows", len(rows)), t.s.ns, "ledger", ledgerColNames, n,
-		func(i int) []any {
+		func(i int) ([]any, error) {
 			return []any{seqs[i], ids[i], sources[i], types[i], times[i], data[i], dataTypes[i], raw[i], hints[i],
-				dups[i], normErrs[i], redacted[i], ingested[i]}
+				dups[i], normErrs[i], redacted[i], ingested[i]}, nil
 		}, `INSERT INTO `+t.n.ledger+` (`+ledgerCols+`) OVERRIDING SYSTEM VALUE
 		SELECT s, e, src, ty, tm, d::jsonb, dt::jsonb, rw::jsonb, h::jsonb, dup, ne, red, ing
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],

@@ -81,16 +81,16 @@ func (t *tx) later(what, sql string, args ...any) error {
 // COPY costs two round trips of its own (the column types, then the data)
 // and first sends the statements held back, where an INSERT … FROM unnest
 // travels with the next statement; but the server stores a ledger chunk's
-// rows (wide, with jsonb) with COPY in half the INSERT's time. For the
-// narrow rows of links the two cost the same, and the round trips decide
-// (bench/README, eighth session).
+// rows (wide, with jsonb) with COPY in half the INSERT's time, and history
+// rows in a third. For the narrow rows of links the two cost the same, and
+// the round trips decide (bench/README, eighth session).
 const copyRows = 64
 
 // copyIn writes n rows into table of the namespace (or of version store v
 // when v is not ""): with COPY when n >= copyRows, after the statements held
 // back, which must run first; otherwise with insert (an INSERT … FROM
 // unnest of args) held back like any write.
-func (t *tx) copyIn(ctx context.Context, what, schema, table string, cols []string, n int, row func(i int) []any,
+func (t *tx) copyIn(ctx context.Context, what, schema, table string, cols []string, n int, row func(i int) ([]any, error),
 	insert string, args ...any) error {
 	if t.readOnly {
 		return errReadOnly
@@ -102,8 +102,7 @@ func (t *tx) copyIn(ctx context.Context, what, schema, table string, cols []stri
 	if err := t.tx.flush(ctx); err != nil {
 		return err
 	}
-	_, err := t.tx.tx.CopyFrom(ctx, pgx.Identifier{schema, table}, cols,
-		pgx.CopyFromSlice(n, func(i int) ([]any, error) { return row(i), nil }))
+	_, err := t.tx.tx.CopyFrom(ctx, pgx.Identifier{schema, table}, cols, pgx.CopyFromSlice(n, row))
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

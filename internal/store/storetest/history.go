@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"fmt"
 	"math"
 	"reflect"
+	"slices"
 
 	"github.com/defacto-dev/defacto/internal/store"
 	"github.com/defacto-dev/defacto/internal/value"
@@ -525,6 +527,51 @@ func testTypedRoundTrip(f *fixture) {
 			return tx.WriteHistory(f.ctx, v1, f.customer, &store.HistoryWrite{EntityID: "bad", Now: base, Insert: []store.HistoryRow{r}})
 		})
 	}
+}
+
+// A write of many rows at once (the PostgreSQL store COPYs one of 64 rows
+// or more) stores every property type as a small one does, after the
+// supersedes and closes it carries.
+func testTypedRoundTripLarge(f *fixture) {
+	f.ensure(v1, f.set)
+	in, want := typedRows()
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("t%02d", i)
+	}
+	withID := func(rows []store.HistoryRow, id string) []store.HistoryRow {
+		out := slices.Clone(rows)
+		for i := range out {
+			out[i].EntityID = id
+		}
+		return out
+	}
+	// First the open rows, which the large write closes or supersedes.
+	f.write(func(tx store.Tx) {
+		var ws []*store.HistoryWrite
+		for _, id := range ids {
+			ws = append(ws, &store.HistoryWrite{EntityID: id, Now: base + 500,
+				Insert: []store.HistoryRow{hrow(id, base, store.NoTime), hrow(id, base+1, store.NoTime)}})
+		}
+		f.must(tx.WriteHistories(f.ctx, v1, f.customer, ws))
+	})
+	f.write(func(tx store.Tx) {
+		var ws []*store.HistoryWrite
+		for _, id := range ids {
+			ws = append(ws, &store.HistoryWrite{EntityID: id, Now: base + 1000, Close: map[int64]int64{base: base + 1},
+				Supersede: []int64{base + 1}, Insert: withID(in, id)})
+		}
+		f.must(tx.WriteHistories(f.ctx, v1, f.customer, ws))
+	})
+	f.read(func(tx store.Tx) {
+		got, err := tx.CurrentRowsOf(f.ctx, v1, f.customer, ids, false)
+		f.must(err)
+		for _, id := range ids {
+			closed := hrow(id, base, base+1)
+			closed.RecordedAt = base + 500
+			checkHistory(f.t, "rows of "+id+" after a large write", got[id], append([]store.HistoryRow{closed}, withID(want, id)...))
+		}
+	})
 }
 
 // testReopen checks that everything survives a restart: meta, ledger,

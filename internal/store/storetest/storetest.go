@@ -92,6 +92,7 @@ var cases = []struct {
 	{"RetireEntity", testRetireEntity},
 	{"StoredEntities", testStoredEntities},
 	{"TypedRoundTrip", testTypedRoundTrip},
+	{"TypedRoundTripLarge", testTypedRoundTripLarge},
 	{"Relationships", testRelationships},
 	{"RelationshipViews", testRelationshipViews},
 	{"Pending", testPending},
