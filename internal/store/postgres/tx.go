@@ -86,9 +86,9 @@ func (t *tx) later(what, sql string, args ...any) error {
 // the round trips decide (bench/README, eighth session).
 const copyRows = 64
 
-// copyIn writes n rows into table of the namespace (or of version store v
-// when v is not ""): with COPY when n >= copyRows, after the statements held
-// back, which must run first; otherwise with insert (an INSERT … FROM
+// copyIn writes n rows into schema.table (both unquoted): with COPY when
+// n >= copyRows, after the statements held back, which must run first, and
+// reporting COPY's error at once; otherwise with insert (an INSERT … FROM
 // unnest of args) held back like any write.
 func (t *tx) copyIn(ctx context.Context, what, schema, table string, cols []string, n int, row func(i int) ([]any, error),
 	insert string, args ...any) error {

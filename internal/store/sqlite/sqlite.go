@@ -298,14 +298,18 @@ const truncateAttempt = 50 * time.Millisecond
 // for it, until one busy timeout expired. So the checkpoint runs in short
 // attempts that let writers in between, until the busy timeout is spent.
 func (s *Store) truncateWAL(ctx context.Context, conn *sql.Conn, schema string) error {
-	setBusy := func(d time.Duration) error {
+	setBusy := func(ctx context.Context, d time.Duration) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", d.Milliseconds()))
 		return err
 	}
-	if err := setBusy(truncateAttempt); err != nil {
+	if err := setBusy(ctx, truncateAttempt); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", schema, err)
 	}
-	defer setBusy(s.opts.BusyTimeout) //nolint:errcheck // restores the pool's setting; a failure shows on the next use
+	defer func() {
+		// The pooled connection gets its own setting back, even when ctx
+		// ended meanwhile.
+		_ = setBusy(context.WithoutCancel(ctx), s.opts.BusyTimeout)
+	}()
 	deadline := time.Now().Add(s.opts.BusyTimeout)
 	for {
 		var busy, logFrames, checkpointed int
