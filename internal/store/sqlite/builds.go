@@ -101,7 +101,7 @@ func (t *tx) StoredEntities(ctx context.Context, version string) (map[string]str
 	// One query per table, united here: each history query reads the ids
 	// in order from the "current" index (a DISTINCT without a sort), where
 	// a UNION would scan every history row and sort the ids in a temporary
-	// B-tree, six times slower on a large store.
+	// B-tree, five times slower on a large store.
 	out := make(map[string]string)
 	read := func(q, typ string) error {
 		rows, err := t.query(ctx, q)
