@@ -107,8 +107,9 @@ type Tx interface {
 	// Events returns live rows by sequence, ascending.
 	Events(ctx context.Context, seqs []int64) ([]LedgerRow, error)
 	// EventsAfter returns up to limit live rows with sequence > after,
-	// ascending, without DataTypes and Raw: it serves the identity stage,
-	// which reads hints, and the data of merge directives.
+	// ascending, without DataTypes and Raw, and without Data except on
+	// rows of source "_defacto": it serves the identity stage, which reads
+	// hints, and the data of merge directives.
 	EventsAfter(ctx context.Context, after int64, limit int) ([]LedgerRow, error)
 	// EntityEvents returns the live rows linked to entityID with sequence
 	// <= maxSeq, ordered by (timestamp, sequence).

@@ -32,9 +32,11 @@ func linkedLedger(ledger string) string {
 const ledgerCols = `"sequence", event_id, source, event_type, "timestamp", data, data_types, raw, hints,
 	duplicate_of, normalize_error, redacted, ingested_at`
 
-// identityCols is ledgerCols with NULL for data_types and raw, which the
-// identity stage never reads (EventsAfter).
-const identityCols = `"sequence", event_id, source, event_type, "timestamp", data, NULL, NULL, hints,
+// identityCols is ledgerCols without data_types and raw, which the identity
+// stage never reads (EventsAfter), and without data except on merge
+// directives (source "_defacto"): the stage reads the hints of the others.
+const identityCols = `"sequence", event_id, source, event_type, "timestamp",
+	CASE WHEN source = '_defacto' THEN data ELSE NULL END, NULL, NULL, hints,
 	duplicate_of, normalize_error, redacted, ingested_at`
 
 // ledgerColsOf is ledgerCols qualified by alias l.

@@ -16,9 +16,11 @@ const live = `duplicate_of IS NULL AND normalize_error IS NULL`
 const ledgerCols = `"sequence", event_id, source, event_type, "timestamp", data, data_types, raw, hints,
 	duplicate_of, normalize_error, redacted, ingested_at`
 
-// identityCols is ledgerCols with NULL for data_types and raw, which the
-// identity stage never reads (EventsAfter).
-const identityCols = `"sequence", event_id, source, event_type, "timestamp", data, NULL, NULL, hints,
+// identityCols is ledgerCols without data_types and raw, which the identity
+// stage never reads (EventsAfter), and without data except on merge
+// directives (source "_defacto"): the stage reads the hints of the others.
+const identityCols = `"sequence", event_id, source, event_type, "timestamp",
+	CASE WHEN source = '_defacto' THEN data ELSE '' END, NULL, NULL, hints,
 	duplicate_of, normalize_error, redacted, ingested_at`
 
 // ledgerColsOf is ledgerCols qualified by alias l.
@@ -40,7 +42,9 @@ func scanLedger(rows *sql.Rows) ([]store.LedgerRow, error) {
 			&dup, &ne, &redacted, &r.IngestedAt); err != nil {
 			return nil, err
 		}
-		r.Data = []byte(data)
+		if data != "" { // "" only where the query left data out (identityCols)
+			r.Data = []byte(data)
+		}
 		r.DataTypes, r.Raw, r.Hints = bytesOf(types), bytesOf(raw), bytesOf(hints)
 		r.DuplicateOf, r.NormalizeError, r.Redacted = dup.Int64, ne.String, redacted == 1
 		out = append(out, r)

@@ -459,8 +459,11 @@ func checkLedger(t *testing.T, what string, got, want []store.LedgerRow) {
 	}
 	for i := range got {
 		g, w := got[i], want[i]
-		if w.Data == nil {
-			w.Data = []byte("null")
+		switch {
+		case w.Data == nil:
+			w.Data = []byte("null") // stores keep a nil Data as JSON null
+		case len(w.Data) == 0 && len(g.Data) == 0: // left out by the read (forIdentity)
+			w.Data, g.Data = nil, nil
 		}
 		jsonOK := jsonEqual(g.Data, w.Data) && jsonEqual(g.DataTypes, w.DataTypes) && jsonEqual(g.Raw, w.Raw) && jsonEqual(g.Hints, w.Hints)
 		g.Data, g.DataTypes, g.Raw, g.Hints = nil, nil, nil, nil
