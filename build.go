@@ -287,10 +287,23 @@ func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *
 			err = serr
 		}
 	}()
+	// Working states and open rows carry from one step to the next as
+	// between an ingest's chunks (statecache.go), while no other connection
+	// commits.
+	cache := newStateCache()
 	for {
 		var done bool
 		t0 := time.Now()
 		err := e.writeScope(ctx, "build: identity", store.ScopeIdentity, func(tx store.Tx) error {
+			// Asked here too, so that on PostgreSQL this transaction's
+			// write epoch does not make the next step's question fail.
+			undisturbed, err := tx.Undisturbed(ctx, e.act().version)
+			if err != nil {
+				return err
+			}
+			if !undisturbed {
+				cache.reset()
+			}
 			idc, err := metaInt(ctx, tx, metaIdentityCursor)
 			if err != nil {
 				return err
@@ -309,12 +322,20 @@ func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *
 			t1 := time.Now()
 			timing.Identity += t1.Sub(t0).Seconds()
 			err = e.writeTx(ctx, "build: interpret", store.ScopeShard, true, func(tx store.Tx) error {
-				return e.interpretStage(ctx, tx, -1, nil, nil, stats.pending, nil, true)
+				undisturbed, err := tx.Undisturbed(ctx, e.act().version)
+				if err != nil {
+					return err
+				}
+				if !undisturbed {
+					cache.reset()
+				}
+				return e.interpretStage(ctx, tx, -1, nil, nil, stats.pending, cache, true)
 			})
 			timing.Interpret += time.Since(t1).Seconds()
 		}
 		if err != nil {
 			stats.discardPending()
+			cache.reset()
 			return err
 		}
 		stats.commitPending()
