@@ -339,6 +339,9 @@ func (e *Engine) incrementalBuild(ctx context.Context, stats *runStats, timing *
 			return err
 		}
 		stats.commitPending()
+		if e.afterGroup != nil {
+			e.afterGroup(-1)
+		}
 		if done {
 			return nil
 		}

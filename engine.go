@@ -97,8 +97,9 @@ type Engine struct {
 	// namespace's ledger-sources record, which only grows (under mu).
 	notedSources map[string]bool
 
-	// Test seams of the full rebuild: groupSize, when set, replaces
-	// rebuildGroupSize, and afterGroup runs after each group's commit.
+	// Test seams of builds: groupSize, when set, replaces
+	// rebuildGroupSize, and afterGroup runs after each commit of a full
+	// rebuild's group i, or of an incremental build's step (i = -1).
 	groupSize  int
 	afterGroup func(i int)
 }

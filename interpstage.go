@@ -196,7 +196,7 @@ type stageWriter struct {
 	hi      int64
 	index   map[int64]int
 	now     int64
-	cache   *stateCache // nil outside ingest calls
+	cache   *stateCache // nil outside ingest calls and incremental builds
 
 	// queued holds incremental history writes per entity type until flush,
 	// so a chunk's closes and inserts go out as a few multi-row statements.

@@ -7,18 +7,20 @@ import (
 	"github.com/defacto-dev/defacto/internal/store"
 )
 
-// stateCache keeps, for one ingest call, the working state and open history
-// row of the entities the call interpreted incrementally, so the next chunk
-// that touches them skips reading and decoding both (interpretation.md §2
-// allows caching working state while the cursor is ours).
+// stateCache keeps, for one ingest call or incremental build, the working
+// state and open history row of the entities the call interpreted
+// incrementally, so the next chunk (or build step) that touches them skips
+// reading and decoding both (interpretation.md §2 allows caching working
+// state while the cursor is ours).
 //
-// It is valid only while nothing but this call writes: each chunk's
-// transaction asks the store (Tx.Undisturbed, in ingestChunk) whether another
-// connection committed since the previous chunk and empties the cache if so,
-// or if the store cannot tell. A failed chunk empties it too, since its runs changed cached
-// states in place. Entities that were recomputed, merged or closed in a
-// chunk are dropped: their rows were rewritten by paths that do not report
-// the new open row here.
+// It is valid only while nothing but this call writes: each transaction of
+// the call asks the store (Tx.Undisturbed, in ingestChunk and
+// incrementalBuild) whether another connection committed since the previous
+// one and empties the cache if so, or if the store cannot tell. A failed
+// chunk or step empties it too, since its runs changed cached states in
+// place. Entities that were recomputed, merged or closed in a chunk are
+// dropped: their rows were rewritten by paths that do not report the new
+// open row here.
 type stateCache struct {
 	entries map[string]*cachedEntity
 	max     int // maxCachedEntities outside tests
