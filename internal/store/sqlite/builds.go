@@ -110,11 +110,11 @@ func (t *tx) StoredEntities(ctx context.Context, version string) (map[string]str
 		}
 		defer rows.Close()
 		var id, ty string
+		dest := []any{&id, &ty} // a history query's type is typ
+		if typ != "" {
+			dest, ty = dest[:1], typ
+		}
 		for rows.Next() {
-			dest := []any{&id, &ty}
-			if typ != "" {
-				dest, ty = dest[:1], typ
-			}
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
